@@ -1,0 +1,85 @@
+"""jupyter-assistant: an AI performance and debug assistant that lives inside Jupyter.
+
+The public API is the names in ``__all__``; they are imported lazily, so that
+``import jupyter_assistant`` (done by Jupyter server and by ``%load_ext``) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "AssistantError": "jupyter_assistant.exceptions",
+    "ConfigError": "jupyter_assistant.exceptions",
+    "InputError": "jupyter_assistant.exceptions",
+    "ModelError": "jupyter_assistant.exceptions",
+    "NotFoundError": "jupyter_assistant.exceptions",
+    "PathOutsideRootError": "jupyter_assistant.exceptions",
+    "RateLimitError": "jupyter_assistant.exceptions",
+    "StoreError": "jupyter_assistant.exceptions",
+    "ToolError": "jupyter_assistant.exceptions",
+    "TraceFormatError": "jupyter_assistant.exceptions",
+    # events
+    "Event": "jupyter_assistant.events",
+    "EventType": "jupyter_assistant.events",
+    # traces
+    "Trace": "jupyter_assistant.traces",
+    "compare_traces": "jupyter_assistant.traces.analysis.compare",
+    "detect_format": "jupyter_assistant.traces",
+    "load_trace": "jupyter_assistant.traces",
+}
+
+__all__ = [
+    "AssistantError",
+    "ConfigError",
+    "Event",
+    "EventType",
+    "InputError",
+    "ModelError",
+    "NotFoundError",
+    "PathOutsideRootError",
+    "RateLimitError",
+    "StoreError",
+    "ToolError",
+    "Trace",
+    "TraceFormatError",
+    "__version__",
+    "compare_traces",
+    "detect_format",
+    "load_trace",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .events import Event, EventType
+    from .exceptions import (
+        AssistantError,
+        ConfigError,
+        InputError,
+        ModelError,
+        NotFoundError,
+        PathOutsideRootError,
+        RateLimitError,
+        StoreError,
+        ToolError,
+        TraceFormatError,
+    )
+    from .traces import Trace, detect_format, load_trace
+    from .traces.analysis.compare import compare_traces
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_assistant' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

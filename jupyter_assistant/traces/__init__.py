@@ -1,0 +1,16 @@
+"""The trace engine: importers for Chrome/DevTools/Kineto, speedscope, folded stacks and
+cProfile into one pandas slice table (:class:`Trace`), its analyses and its summary."""
+
+from ._load import DEFAULT_MAX_BYTES, FORMATS, detect_format, load_trace
+from ._model import Trace
+from ._slices import build_slice_table, slices_from_stacks
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FORMATS",
+    "Trace",
+    "build_slice_table",
+    "detect_format",
+    "load_trace",
+    "slices_from_stacks",
+]

@@ -1,0 +1,238 @@
+"""``load_trace``: read a trace from a path, folder, bytes or file object; detect its format."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import re
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import TraceFormatError
+from ._model import Trace
+
+__all__ = ["DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace", "read_source"]
+
+#: Largest uncompressed trace accepted by default, in bytes (2 GiB). A gzip member that
+#: inflates past it is refused without inflating further (gzip-bomb guard).
+DEFAULT_MAX_BYTES = 2 * 1024**3
+
+Reader = Callable[[bytes, str], Trace]
+
+#: Format name -> "module:function" of its reader. Every reader takes ``(data, source)``
+#: (uncompressed bytes and a file name for messages) and returns a :class:`Trace` or raises
+#: :class:`TraceFormatError`.
+FORMATS: dict[str, str] = {
+    "chrome": "jupyter_assistant.traces.chrome:read_chrome",
+    "devtools": "jupyter_assistant.traces.chrome:read_chrome",
+    "kineto": "jupyter_assistant.traces.chrome:read_chrome",
+    "cpuprofile": "jupyter_assistant.traces.cpuprofile:read_cpuprofile",
+    "speedscope": "jupyter_assistant.traces.speedscope:read_speedscope",
+    "folded": "jupyter_assistant.traces.folded:read_folded",
+    "cprofile": "jupyter_assistant.traces.cprofile:read_cprofile",
+}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_TRACE_SUFFIXES = (".json", ".gz", ".json.gz")
+
+
+def _inflate(data: bytes, source: str, max_bytes: int) -> bytes:
+    """Gunzip ``data`` (all members), refusing output over ``max_bytes``."""
+    out = bytearray()
+    buf = data
+    while buf[:2] == _GZIP_MAGIC:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            chunk = d.decompress(buf, max_bytes + 1 - len(out))
+            out += chunk
+            while d.unconsumed_tail and len(out) <= max_bytes:
+                out += d.decompress(d.unconsumed_tail, max_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise TraceFormatError(source, f"compressed byte {len(data) - len(buf)}",
+                                   f"corrupt gzip data ({exc})") from None
+        if len(out) > max_bytes:
+            raise TraceFormatError(
+                source, None,
+                f"uncompressed size exceeds the limit of {max_bytes:,} bytes "
+                "(raise max_bytes to load it)")
+        if not d.eof:
+            raise TraceFormatError(source, f"uncompressed byte {len(out)}",
+                                   "truncated gzip file (the compressed stream ends early)")
+        buf = d.unused_data.lstrip(b"\x00")
+    return bytes(out)
+
+
+def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str]:
+    """Read ``source`` (path, bytes, bytearray, memoryview or binary/text file object) into
+    uncompressed bytes; returns ``(data, name)``. Gzip is detected by its magic bytes.
+
+    Raises :class:`TraceFormatError` for an unreadable, empty, oversized or corrupt source.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw, name = bytes(source), "<bytes>"
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = str(path)
+        if not path.is_file():
+            raise TraceFormatError(name, None, "no such file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise TraceFormatError(name, None,
+                                   f"file is {size:,} bytes, over the limit of {max_bytes:,}")
+        raw = path.read_bytes()
+    elif hasattr(source, "read"):
+        name = str(getattr(source, "name", "<stream>"))
+        got = source.read(max_bytes + 1)
+        raw = got.encode() if isinstance(got, str) else bytes(got)
+        if len(raw) > max_bytes:
+            raise TraceFormatError(name, None, f"stream is over the limit of {max_bytes:,} bytes")
+    else:
+        raise TypeError(f"cannot load a trace from {type(source).__name__}")
+    if raw[:2] == _GZIP_MAGIC:
+        raw = _inflate(raw, name, max_bytes)
+    if not raw.strip():
+        raise TraceFormatError(name, "byte 0", "the file is empty")
+    return raw, name
+
+
+_FOLDED_LINE = re.compile(rb"^[^\n]*\S[ \t]+\d+(\.\d+)?[ \t]*$")
+
+
+def detect_format(data: bytes, source: str = "<bytes>") -> str:
+    """Guess the format of uncompressed trace bytes; returns a key of :data:`FORMATS`.
+
+    Raises :class:`TraceFormatError` when nothing matches.
+    """
+    head = data[:1 << 16]
+    first = head.lstrip()[:1]
+    if first == b"{" and len(head) > 1 and head[1:2] not in b' \t\r\n"}':
+        # marshal's TYPE_DICT is also "{", but a JSON object continues with space or a quote
+        return "cprofile"
+    if first in (b"[", b"{"):
+        if b"speedscope.app/file-format-schema" in head:
+            return "speedscope"
+        if b'"nodes"' in head and (b'"samples"' in head or b'"timeDeltas"' in head) \
+                and b'"traceEvents"' not in head:
+            return "cpuprofile"
+        if b'"head"' in head and b'"callFrame"' in head and b'"traceEvents"' not in head:
+            return "cpuprofile"
+        if (b'"schemaVersion"' in head or b'"deviceProperties"' in head
+                or b'"distributedInfo"' in head or b'"cpu_op"' in head
+                or b'"ProfilerStep#' in head or b'"kernel"' in head):
+            return "kineto"
+        if b'"ProfileChunk"' in data or b'"TracingStartedInBrowser"' in head \
+                or b"devtools.timeline" in head:
+            return "devtools"
+        return "chrome"
+    lines = [ln for ln in head.split(b"\n")[:50] if ln.strip()]
+    if lines and all(_FOLDED_LINE.match(ln.rstrip(b"\r")) for ln in lines[:-1] or lines):
+        return "folded"
+    raise TraceFormatError(source, "byte 0",
+                           "unrecognised trace format (expected Chrome/Kineto JSON, a "
+                           "DevTools .cpuprofile, speedscope JSON, folded stacks or a "
+                           "cProfile/pstats file)")
+
+
+def _reader(fmt: str) -> Reader:
+    try:
+        target = FORMATS[fmt]
+    except KeyError:
+        raise TraceFormatError("<format>", None,
+                               f"unknown format {fmt!r}; known: {sorted(FORMATS)}") from None
+    module, func = target.split(":")
+    reader: Reader = getattr(importlib.import_module(module), func)
+    return reader
+
+
+def _load_one(source: Any, fmt: str | None, max_bytes: int) -> Trace:
+    data, name = read_source(source, max_bytes=max_bytes)
+    fmt = fmt or detect_format(data, name)
+    trace = _reader(fmt)(data, name)
+    trace.metadata.setdefault("format", fmt)
+    trace.metadata.setdefault("source", name)
+    return trace
+
+
+def _merge_ranks(traces: list[Trace], folder: str) -> Trace:
+    """One multi-rank trace from per-rank traces; rows stay grouped by rank."""
+    by_rank: dict[int, Trace] = {}
+    for i, t in enumerate(traces):
+        rank = t.metadata.get("rank")
+        by_rank[int(rank) if rank is not None else i] = t  # HTA: a later file with a rank wins
+    frames, threads, counters, instants, flows = [], [], [], [], []
+    offset = 0
+    for rank in sorted(by_rank):
+        t = by_rank[rank]
+        ev = t.events.copy()
+        ev["rank"] = np.int64(rank)
+        ev["parent"] = np.where(ev["parent"].to_numpy() >= 0, ev["parent"].to_numpy() + offset, -1)
+        frames.append(ev)
+        th = t.threads.copy()
+        th["rank"] = np.int64(rank)
+        threads.append(th)
+        for src, dst in ((t.counters, counters), (t.instants, instants)):
+            c = src.copy()
+            c["rank"] = np.int64(rank)
+            dst.append(c)
+        fl = t.flows.copy()
+        fl["rank"] = np.int64(rank)
+        fl["slice"] = np.where(fl["slice"].to_numpy() >= 0, fl["slice"].to_numpy() + offset, -1)
+        flows.append(fl)
+        offset += len(ev)
+
+    def cat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    events = cat(frames)
+    for col in ("name", "cat"):
+        if col in events:
+            events[col] = events[col].astype("category")
+    first = by_rank[min(by_rank)]
+    meta = dict(first.metadata)
+    meta.update(source=folder, ranks=sorted(by_rank),
+                files=[t.metadata.get("source") for t in traces],
+                repaired=sum(int(t.metadata.get("repaired", 0)) for t in traces),
+                warnings=[w for t in traces for w in t.metadata.get("warnings", [])])
+    meta.pop("rank", None)
+    return Trace(events=events, threads=cat(threads), counters=cat(counters),
+                 instants=cat(instants), flows=cat(flows), metadata=meta)
+
+
+def load_trace(
+    source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str],
+    format: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Trace:
+    """Load a performance trace into a :class:`Trace`.
+
+    ``source`` is a file path, a folder of per-rank trace files (every ``*.json`` /
+    ``*.gz`` directly inside it, as Holistic Trace Analysis reads a trace folder), bytes, or
+    a file object. Gzip is detected for every format. ``format`` forces a reader (a key of
+    :data:`FORMATS`); by default it is detected from the content.
+
+    ``max_bytes`` bounds the uncompressed size (default 2 GiB).
+
+    Raises :class:`~jupyter_assistant.exceptions.TraceFormatError` naming the file, the
+    position and the problem for anything it cannot read.
+    """
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        folder = Path(source)
+        files = sorted(p for p in folder.iterdir()
+                       if p.is_file() and p.name.endswith(_TRACE_SUFFIXES))
+        if not files:
+            raise TraceFormatError(str(folder), None, "the folder holds no *.json or *.gz file")
+        traces = [_load_one(p, format, max_bytes) for p in files]
+        if len(traces) == 1:
+            return traces[0]
+        return _merge_ranks(traces, str(folder))
+    if isinstance(source, str) and not os.path.exists(source) and source.lstrip()[:1] in "[{":
+        source = source.encode()
+    return _load_one(source if not isinstance(source, io.StringIO) else source.getvalue().encode(),
+                     format, max_bytes)
