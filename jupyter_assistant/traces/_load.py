@@ -165,7 +165,11 @@ def _merge_ranks(traces: list[Trace], folder: str) -> Trace:
     for i, t in enumerate(traces):
         rank = t.metadata.get("rank")
         by_rank[int(rank) if rank is not None else i] = t  # HTA: a later file with a rank wins
-    frames, threads, counters, instants, flows = [], [], [], [], []
+    frames: list[pd.DataFrame] = []
+    threads: list[pd.DataFrame] = []
+    counters: list[pd.DataFrame] = []
+    instants: list[pd.DataFrame] = []
+    flows: list[pd.DataFrame] = []
     offset = 0
     for rank in sorted(by_rank):
         t = by_rank[rank]

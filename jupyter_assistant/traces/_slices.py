@@ -49,7 +49,7 @@ def _nest(ts: np.ndarray, end: np.ndarray, new_group: np.ndarray) -> tuple[np.nd
     depth = np.zeros(n, dtype=np.int32)
     ts_l = ts.tolist()
     end_l = end.tolist()
-    starts = np.flatnonzero(new_group).tolist() + [n]
+    starts = [*np.flatnonzero(new_group).tolist(), n]
     for g in range(len(starts) - 1):
         lo, hi = starts[g], starts[g + 1]
         stack_i: list[int] = []
