@@ -21,15 +21,16 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+R = TypeVar("R", bound="_Record")
 
 
 class _Record:
     def to_dict(self) -> dict[str, Any]:
         """The record as a JSON-ready dict."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload,unused-ignore]
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def from_dict(cls: type[R], d: dict[str, Any]) -> R:
         """Build from a dict, ignoring unknown keys."""
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in d.items() if k in names})
