@@ -4,6 +4,9 @@ cProfile into one pandas slice table (:class:`Trace`), its analyses and its summ
 from ._load import DEFAULT_MAX_BYTES, FORMATS, detect_format, load_trace
 from ._model import Trace
 from ._slices import build_slice_table, slices_from_stacks
+from .cprofile import read_cprofile
+from .folded import read_folded
+from .speedscope import read_speedscope
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -12,5 +15,8 @@ __all__ = [
     "build_slice_table",
     "detect_format",
     "load_trace",
+    "read_cprofile",
+    "read_folded",
+    "read_speedscope",
     "slices_from_stacks",
 ]
