@@ -1,0 +1,116 @@
+"""``jupyter-assistant chat`` as a real subprocess: offline on a real trace, ``--json``,
+against the local Anthropic and OpenAI-compatible servers, errors, and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_assistant.testing import AnthropicServer
+from jupyter_assistant.testing.openai_server import OpenAIServer
+
+TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"  # ../shared beside the repo
+ALEXNET = TRACES / "hta/critical_path/alexnet/benchmark_result_2869224_1695835535_trace.json.gz"
+BASE = TRACES / "hta/trace_compare/base/base.json.gz"
+TEST = TRACES / "hta/trace_compare/test/test.json.gz"
+NOTICE_START = "No language model is configured"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ANTHROPIC_", "OPENAI_", "BRAVE_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def chat(*args: str, env: dict[str, str] | None = None, timeout: float = 60
+         ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jupyter_assistant", "chat", *args],
+                          capture_output=True, text=True, timeout=timeout, env=env or _env(),
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def anthropic() -> Iterator[AnthropicServer]:
+    with AnthropicServer() as srv:
+        yield srv
+
+
+def test_offline_answer_on_a_real_trace(tmp_path: Path) -> None:
+    p = chat("Why is it slow, and is the GPU idle?", "--trace", str(ALEXNET))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith(NOTICE_START)
+    assert "alone takes" in p.stdout and "The GPU is idle" in p.stdout
+    assert "[tool] hotspots" in p.stderr and "[tool] gpu_breakdown done in" in p.stderr
+
+
+def test_offline_compare_with_base_as_json() -> None:
+    p = chat("compare with the base: what regressed?", "--trace", str(TEST), "--base",
+             str(BASE), "--json", "--model", "offline")
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in p.stdout.splitlines()]
+    assert events[0]["type"] == "session_started" and events[-1]["type"] == "message_complete"
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"],
+                                                    events[0]["seq"] + len(events)))
+    starts = [e["data"] for e in events if e["type"] == "tool_use_start"]
+    assert starts == [{"id": starts[0]["id"], "name": "compare_traces",
+                       "input": {"base": "base", "test": "current"}}]
+    text = "".join(e["data"]["text"] for e in events if e["type"] == "text_delta")
+    assert "The largest regression is" in text
+
+
+def test_anthropic_server_answer_and_auth_error(anthropic: AnthropicServer) -> None:
+    env = _env(ANTHROPIC_BASE_URL=anthropic.base_url, ANTHROPIC_API_KEY="sk-ant-test-dummy")
+    p = chat("check it [[tool_then_text tool=trace_summary]]", "--trace", str(BASE), env=env)
+    assert p.returncode == 0, p.stderr
+    assert "[tool] trace_summary done" in p.stderr
+    assert p.stdout.startswith("Tool results received") and "base.json.gz" in p.stdout
+    assert anthropic.requests[0].body["model"].startswith("claude")
+    p = chat("hi [[error status=401]]", env=env)
+    assert p.returncode == 1
+    assert "auth" in p.stderr and "sk-ant-test-dummy" not in p.stderr + p.stdout
+
+
+def test_openai_model_and_missing_trace() -> None:
+    with OpenAIServer() as srv:
+        p = chat("hello", "--model", "openai:local-llama", env=_env(OPENAI_BASE_URL=srv.base_url))
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.strip() == "You said: hello"
+        p = chat("hi [[truncate after=3]]", "--model", "openai:local-llama",
+                 env=_env(OPENAI_BASE_URL=srv.base_url))
+        assert p.returncode == 1 and "incomplete_stream" in p.stderr
+    p = chat("hi", "--trace", "/nonexistent/trace.json")
+    assert p.returncode != 0 and "trace" in p.stderr.lower()
+
+
+def test_ctrl_c_cancels_the_turn(anthropic: AnthropicServer) -> None:
+    env = _env(ANTHROPIC_BASE_URL=anthropic.base_url, ANTHROPIC_API_KEY="sk-ant-test-dummy")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_assistant", "chat",
+         "[[slow_stream chunks=400 delay=0.05]]"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.read(2)  # the answer has started streaming
+        assert first
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    assert time.monotonic() - t0 < 5
+    assert "cancelled" in err
+    assert len((first + out).split()) < 400  # stopped before the whole answer
