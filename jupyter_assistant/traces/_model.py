@@ -111,11 +111,15 @@ class Trace:
         return list(self.metadata.get("ranks", []))
 
     # -- analyses (each in its own module under traces/analysis) ----------------------
-    def hotspots(self, n: int = 20, by: str = "self_dur") -> pd.DataFrame:
-        """Top ``n`` slice names; see :func:`jupyter_assistant.traces.analysis.hotspots`."""
+    def hotspots(self, n: int | None = 20, by: str = "self_dur", *,
+                 kind: str | None = None) -> pd.DataFrame:
+        """Top ``n`` slice names by ``by`` (``self_dur``, ``total_dur`` or ``count``):
+        columns ``name, count, self_dur, total_dur, self_pct`` (µs, %); ``kind`` limits
+        them to ``"cpu"`` threads or ``"gpu"`` streams. See
+        :func:`jupyter_assistant.traces.analysis.hotspots`."""
         from .analysis.hotspots import hotspots
 
-        return hotspots(self, n=n, by=by)
+        return hotspots(self, n=n, by=by, kind=kind)
 
     def thread_utilization(self) -> pd.DataFrame:
         """Per-thread busy and idle time, busiest first; see
@@ -160,8 +164,17 @@ class Trace:
         return kernel_breakdown(self, **kwargs)
 
     def summary(self, max_tokens: int = 1500) -> Summary:
-        """A markdown summary that fits ``max_tokens``; see
-        :func:`jupyter_assistant.traces.summary.summarize`."""
+        """A markdown summary of the trace that fits ``max_tokens`` (estimated tokens).
+
+        It is what the assistant's model reads first, and it displays as markdown in
+        Jupyter: format and span, slice/thread/rank counts, the busiest threads, the top
+        self-time hotspots with counts and %, GPU utilisation (HTA temporal breakdown) and
+        kernel types where there is a GPU, and anomalies (thousands of short identical
+        slices, long idle gaps, repaired B/E events). Less important sections shrink or
+        go first when the budget is tight. Returns a
+        :class:`~jupyter_assistant.traces.summary.Summary` (``.text``, ``.tokens``); see
+        :func:`jupyter_assistant.traces.summary.summarize`. Raises ``ValueError`` if
+        ``max_tokens < 1``."""
         from .summary import summarize
 
         return summarize(self, max_tokens=max_tokens)

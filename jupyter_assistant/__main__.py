@@ -1,0 +1,7 @@
+"""``python -m jupyter_assistant``: the command line (see :mod:`jupyter_assistant.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

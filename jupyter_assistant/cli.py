@@ -1,0 +1,71 @@
+"""The ``jupyter-assistant`` command line.
+
+Subcommands live in their own modules, listed in :data:`_COMMANDS` as ``(name, module)``.
+Such a module exposes ``add_parser(subparsers, name) -> argparse.ArgumentParser`` (adds
+the subcommand ``name``) and ``run(args) -> int`` (the exit status). Modules are imported
+when the parser is built, so they must import heavy dependencies inside ``run``.
+
+Exit status: 0 success, 2 a trace cannot be read
+(:class:`~jupyter_assistant.exceptions.TraceFormatError`) or bad usage, 1 any other
+error; errors print one line on stderr, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .exceptions import AssistantError, TraceFormatError
+
+__all__ = ["build_parser", "main"]
+
+#: (subcommand, module) in the order ``--help`` lists them. Add a line to add a command.
+_COMMANDS: list[tuple[str, str]] = [
+    ("summarize", "jupyter_assistant._cli_traces"),
+    ("hotspots", "jupyter_assistant._cli_traces"),
+    ("chat", "jupyter_assistant._cli_chat"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand of :data:`_COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="jupyter-assistant",
+        description="An AI performance and debug assistant for Jupyter: trace summaries, "
+                    "hotspots and more from the command line.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in _COMMANDS:
+        mod = importlib.import_module(module)
+        p = mod.add_parser(sub, name)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except TraceFormatError as exc:
+        print(f"jupyter-assistant: cannot read trace: {exc}", file=sys.stderr)
+        return 2
+    except AssistantError as exc:
+        print(f"jupyter-assistant: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("jupyter-assistant: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `| head`
+        return 0
+    except Exception as exc:  # the CLI's last resort: one line on stderr, status 1
+        print(f"jupyter-assistant: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

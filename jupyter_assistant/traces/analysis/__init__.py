@@ -1,0 +1,19 @@
+"""Analyses of a :class:`~jupyter_assistant.traces.Trace`; each returns a DataFrame whose
+docstring gives its columns, units and the source of its definitions."""
+
+from .compare import compare_traces
+from .gpu import kernel_breakdown, kernel_type, kernel_type_breakdown, temporal_breakdown
+from .hotspots import hotspots
+from .threads import idle_gaps, long_slices, thread_utilization
+
+__all__ = [
+    "compare_traces",
+    "hotspots",
+    "idle_gaps",
+    "kernel_breakdown",
+    "kernel_type",
+    "kernel_type_breakdown",
+    "long_slices",
+    "temporal_breakdown",
+    "thread_utilization",
+]
