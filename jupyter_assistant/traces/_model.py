@@ -82,7 +82,8 @@ class Trace:
         fmt = self.metadata.get("format", "?")
         src = self.metadata.get("source", "?")
         return (f"<Trace {fmt} {src!s}: {len(self.events)} slices, "
-                f"{len(self.threads)} threads, span {self.span_us:,.0f} µs>")
+                f"{len(self.threads)} threads, span {self.span_us:,.0f} "
+                f"{self.metadata.get('unit') or 'µs'}>")
 
     # -- basic facts -----------------------------------------------------------------
     @property

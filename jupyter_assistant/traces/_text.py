@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from contextvars import ContextVar
 
 __all__ = ["estimate_tokens", "format_count", "format_pct", "format_us", "md_table",
            "short_name"]
@@ -51,11 +52,22 @@ def _sig(x: float, digits: int = 3) -> str:
     return s.rstrip("0").rstrip(".") if "." in s else s
 
 
+#: The unit of the trace being rendered. Sampled formats without a known sampling interval
+#: (folded stacks: ``metadata["unit"] == "samples"``; speedscope ``none``/``bytes``) are not
+#: in µs; :func:`summarize` sets this so :func:`format_us` prints their real unit.
+value_unit: ContextVar[str] = ContextVar("value_unit", default="µs")
+
+
 def format_us(us: float) -> str:
     """A duration given in µs as text with a fitting unit: ``"850 ns"``, ``"12.3 µs"``,
-    ``"4.56 ms"``, ``"1.23 s"``, ``"2 min 5 s"``; 3 significant digits."""
+    ``"4.56 ms"``, ``"1.23 s"``, ``"2 min 5 s"``; 3 significant digits. When
+    :data:`value_unit` is not ``"µs"`` (e.g. ``"samples"``), the value is printed as a count
+    of that unit: ``"1,234 samples"``."""
     if us is None or (isinstance(us, float) and math.isnan(us)):
         return "n/a"
+    unit = value_unit.get()
+    if unit != "µs":
+        return f"{_sig(float(us), 6) if abs(us) < 1000 else format(round(us), ',')} {unit}"
     sign = "-" if us < 0 else ""
     a = abs(float(us))
     if a == 0:

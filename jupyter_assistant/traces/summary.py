@@ -19,7 +19,15 @@ from typing import Any
 import pandas as pd
 
 from ._model import Trace
-from ._text import estimate_tokens, format_count, format_pct, format_us, md_table, short_name
+from ._text import (
+    estimate_tokens,
+    format_count,
+    format_pct,
+    format_us,
+    md_table,
+    short_name,
+    value_unit,
+)
 from .analysis._hta import hta_gpu_events
 from .analysis.gpu import _kernel_type_times, _temporal
 from .analysis.hotspots import hotspots
@@ -316,10 +324,21 @@ def summarize(trace: Trace, max_tokens: int = 1500) -> Summary:
     important sections shrink, then go, until the text fits; it then says what it left
     out. Times use µs/ms/s as fits; percentages are of the quantity the table names.
 
+    For traces whose values are not times (folded stacks without a sampling interval:
+    ``metadata["unit"] == "samples"``), every duration is printed in that unit.
+
     Raises ``ValueError`` if ``max_tokens`` is below 1.
     """
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
+    token = value_unit.set(str(trace.metadata.get("unit") or "µs"))
+    try:
+        return _summarize(trace, max_tokens)
+    finally:
+        value_unit.reset(token)
+
+
+def _summarize(trace: Trace, max_tokens: int) -> Summary:
     sections = _sections(trace)
     text, shown, omitted = _compose(sections)
     # three passes, each from the least important section up: (1) every section to its

@@ -152,3 +152,20 @@ def test_text_helpers() -> None:
     assert estimate_tokens("µs") == 3
     text = "x" * 4000
     assert estimate_tokens(text) >= 1000
+
+
+def test_sample_counts_are_not_printed_as_microseconds() -> None:
+    """Folded stacks without a sampling interval are in samples, and the summary says so."""
+    from pathlib import Path
+
+    from jupyter_assistant import load_trace
+
+    data = Path(__file__).resolve().parents[1] / "data" / "workload.py-spy.folded.txt"
+    trace = load_trace(data)
+    assert trace.metadata["unit"] == "samples"
+    text = trace.summary(max_tokens=800).text
+    assert "samples" in text
+    assert "µs" not in text and " ms" not in text
+    # and the unit does not leak into the next summary of a trace in µs
+    other = load_trace(Path(__file__).resolve().parents[1] / "data" / "torch_cpu_trace.json.gz")
+    assert "samples**" not in other.summary(max_tokens=800).text
