@@ -27,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     # events
     "Event": "jupyter_assistant.events",
     "EventType": "jupyter_assistant.events",
+    # orchestrator
+    "Assistant": "jupyter_assistant.orchestrator",
+    "AssistantConfig": "jupyter_assistant.config",
+    "tool": "jupyter_assistant.tools",
     # traces
     "Trace": "jupyter_assistant.traces",
     "compare_traces": "jupyter_assistant.traces.analysis.compare",
@@ -35,6 +39,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Assistant",
+    "AssistantConfig",
     "AssistantError",
     "ConfigError",
     "Event",
@@ -52,9 +58,11 @@ __all__ = [
     "compare_traces",
     "detect_format",
     "load_trace",
+    "tool",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .config import AssistantConfig
     from .events import Event, EventType
     from .exceptions import (
         AssistantError,
@@ -68,6 +76,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         ToolError,
         TraceFormatError,
     )
+    from .orchestrator import Assistant
+    from .tools import tool
     from .traces import Trace, detect_format, load_trace
     from .traces.analysis.compare import compare_traces
 
@@ -79,6 +89,13 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """Jupyter server's extension entry point: the ``AssistantApp`` server extension."""
+    from .server import AssistantApp
+
+    return [{"module": "jupyter_assistant.server", "app": AssistantApp}]
 
 
 def __dir__() -> list[str]:
