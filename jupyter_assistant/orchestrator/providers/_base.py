@@ -100,12 +100,18 @@ class ToolUsePart:
 class MessageDone:
     """The model's message ended (``message_stop``): its ``stop_reason`` (``end_turn``,
     ``tool_use``, ``max_tokens``, ``stop_sequence``, ``pause_turn``, ``refusal``), usage,
-    provider ``request_id`` and the ``model`` that answered."""
+    provider ``request_id`` and the ``model`` that answered.
+
+    ``content`` is the whole assistant message as Anthropic content blocks when the provider
+    has it (``thinking`` blocks with their ``signature`` included, which must be sent back
+    unchanged with the ``tool_result``); ``None`` lets the loop build it from the text and
+    ``tool_use`` parts."""
 
     stop_reason: str
     usage: Usage = field(default_factory=Usage)
     request_id: str | None = None
     model: str | None = None
+    content: list[dict[str, Any]] | None = None
 
 
 StreamPart = TextPart | ToolUseStartPart | ToolUsePart | MessageDone

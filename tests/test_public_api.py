@@ -1,0 +1,75 @@
+"""The public API of ``jupyter_assistant``: explicit, sorted, complete and documented."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import jupyter_assistant
+
+# names that are data, not classes or functions: they cannot carry a docstring of their own
+_DATA = {"__version__", "EventType"}
+
+
+def test_all_is_sorted_and_unique() -> None:
+    names = jupyter_assistant.__all__
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+
+
+def test_every_name_resolves() -> None:
+    for name in jupyter_assistant.__all__:
+        assert getattr(jupyter_assistant, name) is not None, name
+    assert set(dir(jupyter_assistant)) >= set(jupyter_assistant.__all__)
+
+
+def test_exports_and_all_agree() -> None:
+    exported = set(jupyter_assistant._EXPORTS) | {"__version__"}
+    assert exported == set(jupyter_assistant.__all__)
+
+
+def test_unknown_name_raises_attribute_error() -> None:
+    try:
+        jupyter_assistant.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("expected AttributeError")
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    missing = []
+    for name in jupyter_assistant.__all__:
+        if name in _DATA:
+            continue
+        obj = getattr(jupyter_assistant, name)
+        doc = obj.__doc__ if (inspect.isclass(obj) or inspect.isroutine(obj)) else None
+        if not doc or not doc.strip():
+            missing.append(name)
+    assert not missing, f"public names without a docstring: {missing}"
+
+
+def test_orchestrator_contract_names() -> None:
+    from jupyter_assistant import Assistant, AssistantConfig, tool
+    from jupyter_assistant.orchestrator.providers import create_provider
+    from jupyter_assistant.tools import Tool
+
+    assert isinstance(tool(lambda x: x), Tool)
+    assert callable(create_provider)
+    params = inspect.signature(Assistant).parameters
+    for kw in ("tool_timeout", "stream_idle_timeout", "turn_deadline", "max_model_calls",
+               "max_message_chars", "tool_output_chars", "store", "root", "auto_approve",
+               "system_prompt", "config", "include_default_tools"):
+        assert kw in params, kw
+    assert AssistantConfig().turn_deadline == 90
+
+
+def test_import_is_cheap() -> None:
+    """``import jupyter_assistant`` must not import the SDKs or the server (lazy exports)."""
+    code = ("import sys, jupyter_assistant; "
+            "print(sorted(m for m in ('anthropic', 'openai', 'jupyter_server', 'pandas') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
