@@ -4,19 +4,26 @@ cProfile into one pandas slice table (:class:`Trace`), its analyses and its summ
 from ._load import DEFAULT_MAX_BYTES, FORMATS, detect_format, load_trace
 from ._model import Trace
 from ._slices import build_slice_table, slices_from_stacks
+from .chrome import read_chrome
 from .cprofile import read_cprofile
+from .cpuprofile import read_cpuprofile
 from .folded import read_folded
 from .speedscope import read_speedscope
+from .summary import Summary, summarize
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "FORMATS",
+    "Summary",
     "Trace",
     "build_slice_table",
     "detect_format",
     "load_trace",
+    "read_chrome",
     "read_cprofile",
+    "read_cpuprofile",
     "read_folded",
     "read_speedscope",
     "slices_from_stacks",
+    "summarize",
 ]

@@ -17,11 +17,15 @@ import pandas as pd
 from ..exceptions import TraceFormatError
 from ._model import Trace
 
-__all__ = ["DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace", "read_source"]
+__all__ = ["CACHE_MIN_BYTES", "DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace",
+           "read_source"]
 
 #: Largest uncompressed trace accepted by default, in bytes (2 GiB). A gzip member that
 #: inflates past it is refused without inflating further (gzip-bomb guard).
 DEFAULT_MAX_BYTES = 2 * 1024**3
+#: With ``load_trace(cache=None)``, files (or folders) at least this large on disk are
+#: cached as Parquet, bytes.
+CACHE_MIN_BYTES = 1 << 20
 
 Reader = Callable[[bytes, str], Trace]
 
@@ -101,7 +105,8 @@ def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[byt
     return raw, name
 
 
-_FOLDED_LINE = re.compile(rb"^[^\n]*\S[ \t]+\d+(\.\d+)?[ \t]*$")
+# py-spy writes samples with no Python frame as " COUNT" (an empty stack)
+_FOLDED_LINE = re.compile(rb"^(?:[^\n]*\S)?[ \t]+\d+(\.\d+)?[ \t]*$")
 
 
 def detect_format(data: bytes, source: str = "<bytes>") -> str:
@@ -110,17 +115,24 @@ def detect_format(data: bytes, source: str = "<bytes>") -> str:
     Raises :class:`TraceFormatError` when nothing matches.
     """
     head = data[:1 << 16]
+    if head.lstrip().startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
+        head = head.lstrip()[3:]
     first = head.lstrip()[:1]
-    if first == b"{" and len(head) > 1 and head[1:2] not in b' \t\r\n"}':
-        # marshal's TYPE_DICT is also "{", but a JSON object continues with space or a quote
+    if head[:1] == b"\xfb" or (head[:1] == b"{" and head[1:2] not in b' \t\r\n"}'):
+        # marshal's TYPE_DICT is "{" (0xfb with FLAG_REF, as cProfile writes it since Python
+        # 3.4) at byte 0; a JSON object may start with whitespace, continues with space or a
+        # quote, and never starts with 0xfb
         return "cprofile"
     if first in (b"[", b"{"):
         if b"speedscope.app/file-format-schema" in head:
             return "speedscope"
-        if b'"nodes"' in head and (b'"samples"' in head or b'"timeDeltas"' in head) \
+        # a .cpuprofile is an object; a DevTools event array can hold "nodes" too
+        if first == b"{" and b'"nodes"' in head and (b'"samples"' in head
+                                                     or b'"timeDeltas"' in head) \
                 and b'"traceEvents"' not in head:
             return "cpuprofile"
-        if b'"head"' in head and b'"callFrame"' in head and b'"traceEvents"' not in head:
+        if first == b"{" and b'"head"' in head and b'"samples"' in head \
+                and b'"traceEvents"' not in head:
             return "cpuprofile"
         if (b'"schemaVersion"' in head or b'"deviceProperties"' in head
                 or b'"distributedInfo"' in head or b'"cpu_op"' in head
@@ -201,8 +213,10 @@ def _merge_ranks(traces: list[Trace], folder: str) -> Trace:
     meta = dict(first.metadata)
     meta.update(source=folder, ranks=sorted(by_rank),
                 files=[t.metadata.get("source") for t in traces],
-                repaired=sum(int(t.metadata.get("repaired", 0)) for t in traces),
                 warnings=[w for t in traces for w in t.metadata.get("warnings", [])])
+    for key in ("repaired", "event_count", "missing_dur", "overlapping"):  # per-file counts
+        if any(key in t.metadata for t in traces):
+            meta[key] = sum(int(t.metadata.get(key) or 0) for t in by_rank.values())
     meta.pop("rank", None)
     return Trace(events=events, threads=cat(threads), counters=cat(counters),
                  instants=cat(instants), flows=cat(flows), metadata=meta)
@@ -213,6 +227,7 @@ def load_trace(
     format: str | None = None,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    cache: bool | None = None,
 ) -> Trace:
     """Load a performance trace into a :class:`Trace`.
 
@@ -223,6 +238,14 @@ def load_trace(
 
     ``max_bytes`` bounds the uncompressed size (default 2 GiB).
 
+    ``cache``: a trace read from a path is kept as Parquet in a cache folder and a later
+    load of the unchanged file comes from there (see
+    :mod:`jupyter_assistant.traces._cache`; ``metadata["cached"]`` is then ``True``).
+    ``None`` (default) caches files of at least :data:`CACHE_MIN_BYTES` on disk unless the
+    environment variable ``JUPYTER_ASSISTANT_TRACE_CACHE`` is ``0``/``off``; ``True``
+    caches any path, ``False`` never reads or writes the cache. Bytes and file objects are
+    never cached.
+
     Raises :class:`~jupyter_assistant.exceptions.TraceFormatError` naming the file, the
     position and the problem for anything it cannot read.
     """
@@ -232,11 +255,36 @@ def load_trace(
                        if p.is_file() and p.name.endswith(_TRACE_SUFFIXES))
         if not files:
             raise TraceFormatError(str(folder), None, "the folder holds no *.json or *.gz file")
-        traces = [_load_one(p, format, max_bytes) for p in files]
-        if len(traces) == 1:
-            return traces[0]
-        return _merge_ranks(traces, str(folder))
+        return _cached(files, format, cache,
+                       lambda: _load_folder(files, str(folder), format, max_bytes))
     if isinstance(source, str) and not os.path.exists(source) and source.lstrip()[:1] in "[{":
         source = source.encode()
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
+        path = Path(source)
+        return _cached([path], format, cache, lambda: _load_one(path, format, max_bytes))
     return _load_one(source if not isinstance(source, io.StringIO) else source.getvalue().encode(),
                      format, max_bytes)
+
+
+def _load_folder(files: list[Path], folder: str, fmt: str | None, max_bytes: int) -> Trace:
+    traces = [_load_one(p, fmt, max_bytes) for p in files]
+    if len(traces) == 1:
+        return traces[0]
+    return _merge_ranks(traces, folder)
+
+
+def _cached(files: list[Path], fmt: str | None, cache: bool | None,
+            load: Callable[[], Trace]) -> Trace:
+    from . import _cache
+
+    if cache is None:
+        off = os.environ.get("JUPYTER_ASSISTANT_TRACE_CACHE", "").lower() in ("0", "off", "no")
+        cache = not off and sum(f.stat().st_size for f in files) >= CACHE_MIN_BYTES
+    if not cache:
+        return load()
+    key = _cache.cache_key(files, fmt)
+    trace = _cache.read_cached(key)
+    if trace is None:
+        trace = load()
+        _cache.write_cached(key, trace)
+    return trace

@@ -43,28 +43,47 @@ _REQUIRED = ("name", "cat", "pid", "tid", "ts", "dur")
 
 
 def _nest(ts: np.ndarray, end: np.ndarray, new_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Parent row and depth for rows sorted by (group, ts, -dur); a stack per group."""
+    """Parent row and depth for rows sorted by (group, ts, -dur); a stack per group.
+
+    Same result as pushing each row on its group's stack after popping every slice that has
+    ended (``end <= ts``): the parent of row ``i`` is the last earlier row of its group with
+    ``end > ts[i]``. Computed without a Python loop over rows: each row starts from the row
+    before it and, while that candidate ended before it started, jumps to the candidate's
+    own candidate (which is never past the answer, since rows are sorted by ``ts``). Rows
+    settle in a few vectorised rounds; depth then comes from pointer doubling.
+    """
     n = len(ts)
     parent = np.full(n, -1, dtype=np.int64)
-    depth = np.zeros(n, dtype=np.int32)
-    ts_l = ts.tolist()
-    end_l = end.tolist()
-    starts = [*np.flatnonzero(new_group).tolist(), n]
-    for g in range(len(starts) - 1):
-        lo, hi = starts[g], starts[g + 1]
-        stack_i: list[int] = []
-        stack_end: list[float] = []
-        for i in range(lo, hi):
-            t = ts_l[i]
-            while stack_end and stack_end[-1] <= t:
-                stack_end.pop()
-                stack_i.pop()
-            if stack_i:
-                parent[i] = stack_i[-1]
-                depth[i] = len(stack_i)
-            stack_i.append(i)
-            stack_end.append(end_l[i])
-    return parent, depth
+    if n == 0:
+        return parent, np.zeros(0, dtype=np.int32)
+    est = np.arange(-1, n - 1, dtype=np.int64)
+    est[np.asarray(new_group, dtype=bool)] = -1
+    active = np.flatnonzero(est >= 0)
+    while active.size:
+        c = est[active]
+        ok = end[c] > ts[active]
+        parent[active[ok]] = c[ok]
+        rest = active[~ok]
+        est[rest] = est[c[~ok]]
+        active = rest[est[rest] >= 0]
+    # depth = number of ancestors, by pointer doubling over the parent links
+    depth = (parent >= 0).astype(np.int64)
+    jump = parent.copy()
+    active = np.flatnonzero(jump >= 0)
+    while active.size:
+        j = jump[active]
+        new_depth = depth[active] + depth[j]  # all reads before any write: synchronous
+        new_jump = jump[j]
+        depth[active] = new_depth
+        jump[active] = new_jump
+        active = active[new_jump >= 0]
+    return parent, depth.astype(np.int32)
+
+
+def _categorical(values: Any) -> pd.Categorical:
+    if isinstance(values, pd.Categorical):
+        return values
+    return pd.Categorical(np.asarray(values, dtype=object))
 
 
 def build_slice_table(columns: Mapping[str, Any]) -> pd.DataFrame:
@@ -78,53 +97,78 @@ def build_slice_table(columns: Mapping[str, Any]) -> pd.DataFrame:
     missing = [c for c in _REQUIRED if c not in columns]
     if missing:
         raise ValueError(f"slice table needs columns {missing}")
-    df = pd.DataFrame(
-        {
-            **{k: v for k, v in columns.items() if k not in _REQUIRED},
-            "name": pd.Categorical(np.asarray(columns["name"], dtype=object)),
-            "cat": pd.Categorical(np.asarray(columns["cat"], dtype=object)),
-            "pid": np.asarray(columns["pid"], dtype=np.int64),
-            "tid": np.asarray(columns["tid"], dtype=np.int64),
-            "ts": np.asarray(columns["ts"], dtype=np.float64),
-            "dur": np.asarray(columns["dur"], dtype=np.float64),
-        }
-    )
-    order = ["name", "cat", "pid", "tid", "ts", "dur"]
-    df = df[order + [c for c in df.columns if c not in order]]
-    n = len(df)
-    if n == 0:
-        for col, dt in (("end", "float64"), ("depth", "int32"), ("parent", "int64"),
-                        ("self_dur", "float64")):
-            df[col] = pd.Series(dtype=dt)
-        return _reorder(df)
-    # sort by (pid, tid, ts, -dur); mergesort is stable, so ties keep input order
-    keys = np.lexsort((-df["dur"].to_numpy(), df["ts"].to_numpy(), df["tid"].to_numpy(),
-                       df["pid"].to_numpy()))
-    df = df.iloc[keys].reset_index(drop=True)
-    pid = df["pid"].to_numpy()
-    tid = df["tid"].to_numpy()
-    ts = df["ts"].to_numpy()
-    dur = df["dur"].to_numpy()
+    name = _categorical(columns["name"])
+    cat = _categorical(columns["cat"])
+    pid = np.asarray(columns["pid"], dtype=np.int64)
+    tid = np.asarray(columns["tid"], dtype=np.int64)
+    ts = np.asarray(columns["ts"], dtype=np.float64)
+    dur = np.asarray(columns["dur"], dtype=np.float64)
+    n = len(ts)
+    extra = {k: v for k, v in columns.items() if k not in _REQUIRED and k not in _COMPUTED}
+    lengths = {len(name), len(cat), len(pid), len(tid), len(dur)}
+    lengths.update(len(v) for v in extra.values())
+    if lengths - {n}:
+        raise ValueError(f"slice table columns differ in length: {sorted(lengths | {n})}")
+    keys = _order(pid, tid, ts, dur)
+    if n and not (keys[1:] > keys[:-1]).all():
+        name = pd.Categorical.from_codes(name.codes[keys], dtype=name.dtype)
+        cat = pd.Categorical.from_codes(cat.codes[keys], dtype=cat.dtype)
+        pid, tid, ts, dur = pid[keys], tid[keys], ts[keys], dur[keys]
+        extra = {k: _take(v, keys) for k, v in extra.items()}
     end = ts + dur
     new_group = np.ones(n, dtype=bool)
     new_group[1:] = (pid[1:] != pid[:-1]) | (tid[1:] != tid[:-1])
     parent, depth = _nest(ts, end, new_group)
-    has_parent = parent >= 0
-    child_rows = np.flatnonzero(has_parent)
+    child_rows = np.flatnonzero(parent >= 0)
     par = parent[child_rows]
     covered = np.minimum(end[child_rows], end[par]) - ts[child_rows]
     child_time = np.bincount(par, weights=np.maximum(covered, 0.0), minlength=n)
     self_dur = np.maximum(dur - child_time, 0.0)
-    df["end"] = end
-    df["depth"] = depth
-    df["parent"] = parent
-    df["self_dur"] = self_dur
-    return _reorder(df)
+    data = {"name": name, "cat": cat, "pid": pid, "tid": tid, "ts": ts, "dur": dur, "end": end,
+            "depth": depth, "parent": parent, "self_dur": self_dur}
+    data.update(extra)
+    return pd.DataFrame(data, copy=False)
 
 
-def _reorder(df: pd.DataFrame) -> pd.DataFrame:
-    core = ["name", "cat", "pid", "tid", "ts", "dur", "end", "depth", "parent", "self_dur"]
-    return df[core + [c for c in df.columns if c not in core]]
+_COMPUTED = ("end", "depth", "parent", "self_dur")
+
+
+def _order(pid: np.ndarray, tid: np.ndarray, ts: np.ndarray, dur: np.ndarray) -> np.ndarray:
+    """Row order by (pid, tid, ts, -dur), ties kept in input order: the result of
+    ``np.lexsort((-dur, ts, tid, pid))``, computed faster. One stable argsort on ``ts``; the
+    few rows that tie on ``ts`` are re-sorted by ``-dur``; then a stable sort on a dense
+    (pid, tid) code, which is a radix sort for up to 32,767 threads."""
+    n = len(ts)
+    order = np.argsort(ts, kind="stable")
+    ts_sorted = ts[order]
+    eq = ts_sorted[1:] == ts_sorted[:-1]
+    if eq.any():
+        in_tie = np.zeros(n, dtype=bool)
+        in_tie[1:] |= eq
+        in_tie[:-1] |= eq
+        pos = np.flatnonzero(in_tie)
+        run = np.cumsum(np.concatenate(([True], ~eq)))[pos]
+        rows = order[pos]
+        order[pos] = rows[np.lexsort((-dur[rows], run))]
+    pc, pu = pd.factorize(pid, sort=True)
+    tc, tu = pd.factorize(tid, sort=True)
+    group = pc.astype(np.int64) * max(len(tu), 1) + tc
+    if len(pu) * len(tu) > 1:
+        if len(pu) * len(tu) > 32767:
+            group = pd.factorize(group, sort=True)[0]
+        small = group.astype(np.int16) if group.max() < 32768 else group
+        order = order[np.argsort(small[order], kind="stable")]
+    return order
+
+
+def _take(values: Any, keys: np.ndarray) -> Any:
+    """``values`` reordered by ``keys``, keeping its dtype (array, Categorical, Series, list)."""
+    if isinstance(values, pd.Categorical):
+        return pd.Categorical.from_codes(values.codes[keys], dtype=values.dtype)
+    if isinstance(values, np.ndarray):
+        return values[keys]
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    return series.array.take(keys)
 
 
 def slices_from_stacks(

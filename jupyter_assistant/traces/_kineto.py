@@ -1,0 +1,107 @@
+"""PyTorch profiler (Kineto) specifics on top of the Chrome reader.
+
+A Kineto trace is a Trace Event Format object whose header carries ``schemaVersion``,
+``deviceProperties`` (one dict per GPU) and ``distributedInfo`` (``rank``, ``world_size``,
+``backend``, ...). Host activity is ``cpu_op``, ``user_annotation`` (incl.
+``ProfilerStep#N``), ``cuda_runtime``/``cuda_driver`` (``Runtime`` in old traces); device
+activity is ``kernel``, ``gpu_memcpy``, ``gpu_memset``, ``gpu_user_annotation`` (``Kernel``,
+``Memcpy``, ``Memset`` in old traces; ``mtia_ccp_events`` on Meta MTIA) on rows whose
+``pid`` is the device and ``tid`` the stream. A runtime launch and the kernel it launched
+share ``args.correlation`` and an ``ac2g`` flow (``async_cpu_to_gpu``/``async_gpu`` in older
+traces). ``args["External id"]`` ties a kernel to the ``cpu_op`` that issued it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DEVICE_CATS", "KINETO_CATS", "device_threads", "is_kineto", "kineto_columns",
+           "kineto_metadata"]
+
+#: Categories of device-side activity (a row with one of them is on a device stream).
+DEVICE_CATS = frozenset({"kernel", "gpu_memcpy", "gpu_memset", "gpu_user_annotation", "Kernel",
+                         "Memcpy", "Memset", "mtia_ccp_events"})
+#: Categories that only PyTorch's profiler writes.
+KINETO_CATS = DEVICE_CATS | {"cpu_op", "cuda_runtime", "cuda_driver", "Runtime",
+                             "python_function", "mtia_runtime", "cuda_profiler_range"}
+_HEADER_KEYS = ("schemaVersion", "deviceProperties", "distributedInfo")
+_DEVICE_LABEL = re.compile(r"^\s*(GPU|MTIA|HPU|XPU)\b")
+
+
+def is_kineto(header: dict[str, Any], categories: list[str]) -> bool:
+    """True for a PyTorch profiler trace (header keys, or Kineto-only categories)."""
+    return any(k in header for k in _HEADER_KEYS) or bool(KINETO_CATS.intersection(categories))
+
+
+def device_threads(events: pd.DataFrame, process_labels: dict[int, str],
+                   process_names: dict[int, str]) -> set[tuple[int, int]]:
+    """(pid, tid) of device streams: rows with a device category, or in a process labelled
+    ``GPU n``/``MTIA n``."""
+    dev = events["cat"].isin(DEVICE_CATS).to_numpy()
+    pids = {p for p, lab in {**process_names, **process_labels}.items()
+            if _DEVICE_LABEL.match(lab)}
+    if pids:
+        dev = dev | events["pid"].isin(pids).to_numpy()
+    pairs = events.loc[dev, ["pid", "tid"]].drop_duplicates()
+    return set(zip(pairs["pid"].tolist(), pairs["tid"].tolist(), strict=True))
+
+
+def _ints(values: list[Any]) -> np.ndarray:
+    """Integers, -1 where missing or not a number."""
+    try:
+        a = np.array(values, dtype=np.float64)  # None -> nan
+    except (TypeError, ValueError, OverflowError):
+        a = np.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"),
+                     dtype=np.float64)
+    if a.ndim != 1:
+        a = np.full(len(values), np.nan)
+    a[~np.isfinite(a)] = -1
+    return a.astype(np.int64)
+
+
+def kineto_columns(events: pd.DataFrame, devices: set[tuple[int, int]], rank: int) -> None:
+    """Add ``correlation``, ``external_id``, ``stream`` and ``rank`` (int64, -1 when absent;
+    ``stream`` is -1 on host rows and ``args.stream`` or the ``tid`` on device rows)."""
+    args = events["args"].tolist()
+    corr = [a.get("correlation") if a is not None else None for a in args]
+    ext = [(a.get("External id", a.get("external id"))) if a is not None else None
+           for a in args]
+    events["correlation"] = _ints(corr)
+    events["external_id"] = _ints(ext)
+    if devices:
+        keys = pd.MultiIndex.from_arrays([events["pid"].to_numpy(), events["tid"].to_numpy()])
+        on_dev = keys.isin(list(devices))
+        stream_arg = _ints([a.get("stream") if a is not None else None for a in args])
+        tid = events["tid"].to_numpy()
+        stream = np.where(stream_arg >= 0, stream_arg, tid)
+        events["stream"] = np.where(on_dev, stream, -1).astype(np.int64)
+    else:
+        events["stream"] = np.full(len(events), -1, dtype=np.int64)
+    events["rank"] = np.full(len(events), rank, dtype=np.int64)
+
+
+_STEP = re.compile(r"^ProfilerStep#(\d+)$")
+
+
+def kineto_metadata(header: dict[str, Any], names: list[str], warn: Any) -> dict[str, Any]:
+    """``rank`` (int or None), ``ranks``, ``distributed_info``, ``device_properties`` and
+    ``profiler_steps`` (sorted ``N`` of ``ProfilerStep#N``)."""
+    info = header.get("distributedInfo")
+    info = info if isinstance(info, dict) else None
+    rank = info.get("rank") if info else None
+    if isinstance(rank, bool) or not isinstance(rank, int):
+        rank = None
+        warn("no distributedInfo.rank in the trace; rank 0 assumed (as HTA does)")
+    devices = header.get("deviceProperties")
+    steps = sorted(int(m.group(1)) for n in names if (m := _STEP.match(n)))
+    return {
+        "rank": rank,
+        "ranks": [rank if rank is not None else 0],
+        "distributed_info": info,
+        "device_properties": devices if isinstance(devices, list) else [],
+        "profiler_steps": steps,
+    }
