@@ -52,20 +52,25 @@ class Trace:
         add ``args`` (object: dict or None).
     threads
         One row per (pid, tid): ``pid, tid, rank, process_name, thread_name, sort_index,
-        kind`` (``kind`` is ``"cpu"`` or ``"gpu"`` for a device stream).
+        kind`` and, for Chrome-family traces, ``process_sort_index, process_labels``.
+        ``kind`` is ``"cpu"``, ``"gpu"`` (a device stream), ``"async"`` (a synthetic track of
+        Chrome ``b``/``e`` async slices, ``tid >= 2**41``) or ``"other"`` (e.g. Kineto's
+        whole-trace "PyTorch Profiler" span).
     counters
         Chrome ``ph: "C"`` samples: ``pid, name, series, ts, value`` (one row per series).
     instants
-        Chrome ``ph: "i"/"I"`` events: ``name, cat, pid, tid, ts, scope``.
+        Chrome ``ph: "i"/"I"`` events: ``name, cat, pid, tid, ts, scope, args``.
     flows
         Flow events (``ph: "s"/"t"/"f"``, Kineto ``ac2g``/``fwdbwd``): ``id, cat, name, ph,
         pid, tid, ts, slice`` where ``slice`` is the row of :attr:`events` the flow binds
         to (-1 if none).
     samples
-        For sampled profiles, the raw samples when the format has them, else ``None``.
+        For sampled profiles, the raw samples when the format has them (DevTools and
+        ``.cpuprofile``: ``pid, tid, ts, weight, stack``), else ``None``.
     metadata
         ``format`` (``chrome``, ``devtools``, ``kineto``, ``speedscope``, ``folded``,
-        ``cprofile``), ``source`` (file name), ``display_time_unit``, ``ranks`` (list),
+        ``cprofile``), ``source`` (file name), ``unit`` (``"µs"``, or ``"samples"`` for folded
+        stacks without an interval), ``display_time_unit``, ``ranks`` (list),
         ``repaired`` (count of unmatched B/E events closed or dropped), ``warnings`` (list
         of str), and format-specific keys (``device_properties``, ``distributed_info``).
     """
