@@ -102,3 +102,23 @@ def test_main_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> Non
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "summarize" in out and "hotspots" in out
+
+
+def test_hotspots_table_prints_samples_not_microseconds() -> None:
+    """Folded stacks without a sampling interval count samples, not µs."""
+    proc = _run("hotspots", str(HERE / "data" / "workload.py-spy.folded.txt"), "-n", "3")
+    assert proc.returncode == 0, proc.stderr
+    rows = proc.stdout.strip().splitlines()[2:]
+    assert len(rows) == 3 and all(r.endswith(" samples |") for r in rows)
+    assert "µs" not in proc.stdout
+
+
+def test_building_the_parser_imports_no_heavy_sdk() -> None:
+    """Startup stays fast: the trace commands never import the model SDKs, the server or
+    redis (each costs seconds); ``chat`` imports them only when it runs."""
+    code = ("import sys, jupyter_assistant.cli as c; c.build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'anthropic', 'openai', "
+            "'jupyter_server', 'tornado', 'redis', 'IPython', 'pandas'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"

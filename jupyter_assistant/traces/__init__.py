@@ -4,6 +4,7 @@ cProfile into one pandas slice table (:class:`Trace`), its analyses and its summ
 from ._load import DEFAULT_MAX_BYTES, FORMATS, detect_format, load_trace
 from ._model import Trace
 from ._slices import build_slice_table, slices_from_stacks
+from .analysis import compare_traces
 from .chrome import read_chrome
 from .cprofile import read_cprofile
 from .cpuprofile import read_cpuprofile
@@ -17,6 +18,7 @@ __all__ = [
     "Summary",
     "Trace",
     "build_slice_table",
+    "compare_traces",
     "detect_format",
     "load_trace",
     "read_chrome",

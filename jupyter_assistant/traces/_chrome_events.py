@@ -288,6 +288,12 @@ class ChromeEvents:
             k = int(neg[0])
             raise self._bad(where(k), f"'X' event {_show(xs[k].get('name'))} has a negative "
                                       f"'dur' ({dur[k]:g} µs)")
+        with np.errstate(over="ignore"):
+            far = np.flatnonzero(np.isinf(ts + dur))
+        if far.size:
+            k = int(far[0])
+            raise self._bad(where(k), f"'X' event {_show(xs[k].get('name'))} ends out of "
+                                      "range ('ts' + 'dur' overflows)")
         pid = _fast_ints(xs, "pid", n)
         if pid is None:
             pid = self.pids.array([e.get("pid") for e in xs])

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ._slices import slices_from_stacks
 
-__all__ = ["SAMPLE_COLUMNS", "cpu_profile_slices", "frame_key"]
+__all__ = ["SAMPLE_COLUMNS", "cpu_profile_slices", "first_bad_time", "frame_key"]
 
 #: Columns of :attr:`Trace.samples` for sampled CPU profiles.
 SAMPLE_COLUMNS = {"pid": "int64", "tid": "int64", "ts": "float64", "weight": "float64",
@@ -51,6 +51,16 @@ def frame_key(call_frame: Any) -> FrameKey:
     line = line + 1 if isinstance(line, int) and line >= 0 else 0
     col = col + 1 if isinstance(col, int) and col >= 0 else 0
     return name, url, line, col
+
+
+def first_bad_time(times: np.ndarray) -> int | None:
+    """Index of the first sample time that is not finite or lies out of float range of the
+    one before it (their gap overflows), ``None`` when all are usable."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok = np.isfinite(times)
+        ok[1:] &= np.isfinite(np.diff(times))
+    bad = np.flatnonzero(~ok)
+    return int(bad[0]) if bad.size else None
 
 
 def _node_table(nodes: Sequence[Any]) -> tuple[dict[Any, Any], dict[Any, FrameKey]]:

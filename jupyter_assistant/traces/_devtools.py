@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._cpusamples import cpu_profile_slices
+from ._cpusamples import cpu_profile_slices, first_bad_time
 from ._flows import enclosing_in
 from ._slices import _nest
 
@@ -49,7 +49,8 @@ def _list(v: Any) -> list[Any]:
 
 def _times(start: float, deltas: list[Any]) -> np.ndarray:
     d = pd.to_numeric(pd.Series(deltas, dtype=object), errors="coerce").fillna(0.0)
-    return start + np.cumsum(d.to_numpy(dtype=np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return start + np.cumsum(d.to_numpy(dtype=np.float64))
 
 
 def profile_event_slices(profiles: list[tuple[Any, ...]], warn: Callable[[str], None]
@@ -91,6 +92,11 @@ def profile_event_slices(profiles: list[tuple[Any, ...]], warn: Callable[[str], 
             warn(f"CPU profile {key[1]!r}: {len(st['samples'])} samples but "
                  f"{len(st['deltas'])} time deltas; the extra ones are ignored")
         times = _times(float(st["start"]), st["deltas"])
+        bad = first_bad_time(times)
+        if bad is not None:
+            warn(f"CPU profile {key[1]!r}: sample time {bad} is out of range (the times "
+                 f"overflow a float); the {len(times) - bad} samples from there are ignored")
+            times = times[:bad]
         cols, raw = cpu_profile_slices(st["nodes"], st["samples"], times, pid=st["pid"],
                                        tid=st["tid"])
         slices.append(cols)
@@ -137,6 +143,8 @@ def stack_frame_samples(header: dict[str, Any], pid_of: Callable[[Any], int],
         try:
             ts = float(s.get("ts"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
+            continue
+        if not -1e300 < ts < 1e300:  # also NaN; keeps every gap between samples finite
             continue
         key = (pid_of(s.get("pid")), tid_of(s.get("tid")))
         by_thread.setdefault(key, []).append((ts, str(s.get("sf"))))

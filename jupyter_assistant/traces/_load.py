@@ -106,7 +106,8 @@ def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[byt
 
 
 # py-spy writes samples with no Python frame as " COUNT" (an empty stack)
-_FOLDED_LINE = re.compile(rb"^(?:[^\n]*\S)?[ \t]+\d+(\.\d+)?[ \t]*$")
+# (a negative count is let through so that the reader can name its line)
+_FOLDED_LINE = re.compile(rb"^(?:[^\n]*\S)?[ \t]+-?\d+(\.\d+)?([eE][+-]?\d+)?[ \t]*$")
 
 
 def detect_format(data: bytes, source: str = "<bytes>") -> str:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._text import display_unit
+
 if TYPE_CHECKING:
     from .summary import Summary
 
@@ -88,7 +90,7 @@ class Trace:
         src = self.metadata.get("source", "?")
         return (f"<Trace {fmt} {src!s}: {len(self.events)} slices, "
                 f"{len(self.threads)} threads, span {self.span_us:,.0f} "
-                f"{self.metadata.get('unit') or 'µs'}>")
+                f"{display_unit(self.metadata.get('unit'))}>")
 
     # -- basic facts -----------------------------------------------------------------
     @property

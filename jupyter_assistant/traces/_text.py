@@ -58,12 +58,20 @@ def _sig(x: float, digits: int = 3) -> str:
 value_unit: ContextVar[str] = ContextVar("value_unit", default="µs")
 
 
+def display_unit(unit: object) -> str:
+    """The word :func:`format_us` prints for a trace's ``metadata["unit"]``: ``"µs"`` when
+    absent; speedscope's ``"none"`` (and ``"mixed"``, profiles of one file in different
+    units) become ``"units"`` (plain numbers, as speedscope shows them)."""
+    text = str(unit or "µs")
+    return "units" if text in ("none", "mixed") else text
+
+
 def format_us(us: float) -> str:
     """A duration given in µs as text with a fitting unit: ``"850 ns"``, ``"12.3 µs"``,
     ``"4.56 ms"``, ``"1.23 s"``, ``"2 min 5 s"``; 3 significant digits. When
     :data:`value_unit` is not ``"µs"`` (e.g. ``"samples"``), the value is printed as a count
     of that unit: ``"1,234 samples"``."""
-    if us is None or (isinstance(us, float) and math.isnan(us)):
+    if us is None or not math.isfinite(us):
         return "n/a"
     unit = value_unit.get()
     if unit != "µs":

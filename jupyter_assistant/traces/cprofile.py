@@ -34,8 +34,11 @@ Slices are named the way pstats prints functions, ``func (file:line)`` with the 
 (built-ins: ``{built-in method builtins.exec}``), and :attr:`Trace.events` gets the
 columns ``file`` (object, ``""`` for built-ins), ``line`` (int64, -1 for built-ins) and
 ``calls`` (float64: the share of the function's ``ncalls`` the slice stands for, by the
-callers' call counts; it sums to ``ncalls`` per function). One thread (``pid`` 0, ``tid``
-0): cProfile only profiles the thread that enabled it.
+callers' call counts; it sums to ``ncalls`` per function) and ``cumtime`` (float64, µs: the
+function's pstats ``cumtime``, the same on each of its slices). With these two columns
+:meth:`Trace.hotspots` reports pstats' own ``ncalls`` as ``count`` and ``cumtime`` as
+``total_dur``, exact even where the synthetic tree cuts a recursion cycle. One thread
+(``pid`` 0, ``tid`` 0): cProfile only profiles the thread that enabled it.
 """
 
 from __future__ import annotations
@@ -200,7 +203,7 @@ def _apportion(total: np.ndarray, func: np.ndarray, share: np.ndarray) -> np.nda
 def read_cprofile(data: bytes, source: str = "<bytes>") -> Trace:
     """Read a cProfile/pstats dump (uncompressed ``data``) into a :class:`Trace` laid out as
     a synthetic call tree (see the module docstring: self times equal pstats ``tottime``,
-    times in µs, extra columns ``file, line, calls``).
+    times in µs, extra columns ``file, line, calls, cumtime``).
 
     ``metadata``: ``format="cprofile"``, ``unit="µs"``, ``functions``, ``total_calls``,
     ``primitive_calls``, ``total_tt_us``, ``nodes``, ``layout`` (a one-line description of
@@ -263,6 +266,7 @@ def read_cprofile(data: bytes, source: str = "<bytes>") -> Trace:
         "file": np.asarray(["" if builtin[f] else keys[f][0] for f in fl], dtype=object),
         "line": np.asarray([-1 if builtin[f] else keys[f][1] for f in fl], dtype=np.int64),
         "calls": table[func, 1] * call_share,
+        "cumtime": ct_us[func],
     })
     if len(func) >= MAX_NODES:
         warnings.append(f"call tree cut at {MAX_NODES:,} slices")

@@ -23,7 +23,7 @@ import orjson
 import pandas as pd
 
 from ..exceptions import TraceFormatError
-from ._cpusamples import cpu_profile_slices
+from ._cpusamples import cpu_profile_slices, first_bad_time
 from ._jsonchunks import json_position
 from ._model import THREAD_COLUMNS, Trace
 from ._slices import build_slice_table
@@ -85,11 +85,17 @@ def read_cpuprofile(data: bytes, source: str) -> Trace:
         layout = "head/timestamps (old V8)"
     elif isinstance(doc.get("nodes"), list):
         nodes = doc["nodes"]
-        times = start + np.cumsum(_numbers(doc.get("timeDeltas"), "timeDeltas", source))
+        with np.errstate(over="ignore", invalid="ignore"):
+            times = start + np.cumsum(_numbers(doc.get("timeDeltas"), "timeDeltas", source))
         layout = "nodes/timeDeltas"
     else:
         raise TraceFormatError(source, "top level", "neither 'nodes' nor 'head': not a V8 "
                                "CPU profile")
+    bad = first_bad_time(times)
+    if bad is not None:
+        what = "timestamps" if layout.startswith("head") else "timeDeltas"
+        raise TraceFormatError(source, f"{what}[{bad}]", "sample time out of range "
+                               "(the times overflow a float)")
     warnings = []
     if len(times) != len(samples):
         warnings.append(f"{len(samples)} samples but {len(times)} times; the extra ones "

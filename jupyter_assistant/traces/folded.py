@@ -41,6 +41,7 @@ from ._slices import build_slice_table, slices_from_stacks
 __all__ = ["read_folded"]
 
 _LINE = re.compile(r"^(?P<stack>.*)[ \t]+(?P<count>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)$")
+_NEGATIVE = re.compile(r"[ \t](-[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)$")
 _PROCESS = re.compile(r'^process (?P<pid>[0-9]+):"(?P<cmd>.*)"$')
 _THREAD = re.compile(r"^thread \((?P<tid>0[xX][0-9a-fA-F]+|[0-9]+)\)(?:: (?P<name>.*))?$")
 
@@ -90,6 +91,9 @@ def read_folded(data: bytes, source: str = "<bytes>", *,
             continue
         m = _LINE.match(line)
         if m is None:
+            if neg := _NEGATIVE.search(line):
+                raise TraceFormatError(source, f"line {lineno}",
+                                       f"negative sample count {neg[1]}")
             raise TraceFormatError(
                 source, f"line {lineno}",
                 f"expected 'frame;frame;... COUNT', got {_clip(line)!r}")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ._model import Trace
 from ._text import (
+    display_unit,
     estimate_tokens,
     format_count,
     format_pct,
@@ -252,7 +253,11 @@ def _sections(trace: Trace) -> list[_Section]:
     sections.append(_Section("busiest threads", render, levels))
     kinds = _has_kinds(trace)
     sizes = [12, 8, 5]
-    if len(trace.events):
+    if not len(trace.events):
+        sections.append(_Section("no slices", lambda level: (
+            "No slices: the trace holds no duration events (`X`, `B`/`E`) or samples, so "
+            "there are no hotspots or busy times to report."), 1))
+    else:
         if kinds - {"cpu"}:  # GPU streams, async tracks, profiler spans: CPU work apart
             cpu = hotspots(trace, n=sizes[0], kind="cpu")
             sections.append(_Section("hotspots", _hotspot_table(
@@ -331,7 +336,7 @@ def summarize(trace: Trace, max_tokens: int = 1500) -> Summary:
     """
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
-    token = value_unit.set(str(trace.metadata.get("unit") or "µs"))
+    token = value_unit.set(display_unit(trace.metadata.get("unit")))
     try:
         return _summarize(trace, max_tokens)
     finally:

@@ -65,6 +65,9 @@ def test_not_a_trace_at_all(tmp_path: Path) -> None:
     (b'[{"ph": "X", "ts": 1, "dur": "long"}]', "traceEvents[0]", "'dur' is 'long'"),
     (b'[{"ph": "X", "ts": 0, "dur": 5}, {"ph": "X", "ts": 1, "dur": -2, "name": "neg"}]',
      "traceEvents[1]", "'X' event 'neg' has a negative 'dur' (-2 µs)"),
+    (b'{"traceEvents": [{"ph": "X", "ts": 0, "dur": 1}, {"ph": "X", "ts": 1e308, '
+     b'"dur": 1e308, "name": "far"}]}', "traceEvents[1]",
+     "'X' event 'far' ends out of range ('ts' + 'dur' overflows)"),
 ])
 def test_wrong_shapes_name_the_event(tmp_path: Path, data: bytes, position: str,
                                      problem: str) -> None:
@@ -146,3 +149,57 @@ def test_deep_nesting_on_one_thread() -> None:
     ev = trace.events
     assert ev["depth"].max() == n - 1 and trace.metadata["repaired"] == 0
     assert (ev["self_dur"] == 2).all()  # 1 µs before its child and 1 after (innermost: 2)
+
+
+def test_begin_end_too_far_apart_is_an_error() -> None:
+    data = b'[{"ph": "B", "ts": -1.7e308, "name": "a"}, {"ph": "E", "ts": 1.7e308}]'
+    with pytest.raises(TraceFormatError) as info:
+        load_trace(data)
+    assert info.value.position == "slice 'a' at ts -1.7e+308"
+    assert "duration overflows" in info.value.problem
+
+
+def test_cpuprofile_times_that_overflow_are_an_error() -> None:
+    data = (b'{"nodes": [{"id": 1, "callFrame": {"functionName": "a"}}], "samples": [1, 1, 1],'
+            b' "timeDeltas": [1, 1e308, 1e308], "startTime": 0, "endTime": 10}')
+    with pytest.raises(TraceFormatError) as info:
+        load_trace(data)
+    assert info.value.position == "timeDeltas[2]" and "out of range" in info.value.problem
+
+
+def test_profile_chunk_times_that_overflow_are_cut_with_a_warning() -> None:
+    chunk = {"cpuProfile": {"nodes": [{"id": 1, "callFrame": {"functionName": "js"}}],
+                            "samples": [1, 1, 1, 1]}, "timeDeltas": [0, 5, 1e308, 1e308]}
+    events = [{"ph": "P", "name": "Profile", "pid": 1, "tid": 1, "ts": 0, "id": "0x1",
+               "args": {"data": {"startTime": 0}}},
+              {"ph": "P", "name": "ProfileChunk", "pid": 1, "tid": 2, "ts": 1, "id": "0x1",
+               "args": {"data": chunk}}]
+    trace = load_trace(orjson.dumps(events))
+    check_table(trace)
+    # samples at 0, 5 and 1e308 are kept (the last has no duration); 1e308 + 1e308 is not
+    assert trace.events[["name", "ts", "end"]].values.tolist() == [["js", 0.0, 1e308]]
+    assert any("sample time 3 is out of range" in w for w in trace.metadata["warnings"])
+
+
+def test_trace_event_samples_far_out_of_range_are_skipped() -> None:
+    doc = {"traceEvents": [], "stackFrames": {"1": {"name": "f"}},
+           "samples": [{"ts": t, "sf": 1, "tid": 1} for t in (0, 4, 8, 1.7e308, -1.7e308)]}
+    trace = load_trace(orjson.dumps(doc))
+    check_table(trace)
+    assert trace.events[["name", "ts", "dur"]].values.tolist() == [["f", 0.0, 8.0]]
+
+
+@pytest.mark.parametrize("data, position, problem", [
+    (b"a;b 3\na;b;c -5\n", "line 2", "negative sample count -5"),
+    (b"main;work -0.5\n", "line 1", "negative sample count -0.5"),
+])
+def test_folded_negative_count_names_the_line(tmp_path: Path, data: bytes, position: str,
+                                              problem: str) -> None:
+    err = _error(tmp_path, data, "neg.folded.txt")  # detected as folded, not "unrecognised"
+    assert err.position == position and err.problem == problem
+
+
+def test_folded_counts_with_an_exponent_are_detected() -> None:
+    trace = load_trace(b"a;b 1e3\na 5\n")
+    assert trace.metadata["format"] == "folded"
+    assert trace.hotspots()["self_dur"].tolist() == [1000.0, 5.0]

@@ -107,6 +107,37 @@ def test_hot_function_and_call_tree(fresh_prof: Path) -> None:
     assert wl["dur"].sum() == pytest.approx(stats[key["workload"]][3] * 1e6, rel=0.05)
 
 
+def ping(n: int) -> int:
+    sum(range(2_000))
+    return pong(n - 1) if n > 0 else 0
+
+
+def pong(n: int) -> int:
+    sum(range(500))
+    return ping(n - 1) if n > 0 else 0
+
+
+def test_hotspots_give_pstats_ncalls_and_cumtime(fresh_prof: Path, tmp_path: Path) -> None:
+    """``count`` is pstats ``ncalls`` and ``total_dur`` its ``cumtime`` (recursion counted
+    once), also for the mutually recursive ping/pong, whose synthetic tree cannot hold the
+    cycle."""
+    prof = cProfile.Profile()
+    prof.runcall(lambda: (workload(), ping(40)))  # ping -> pong -> ping ...
+    prof.dump_stats(tmp_path / "mutual.prof")
+    trace = load_trace(tmp_path / "mutual.prof")
+    stats = pstats.Stats(str(tmp_path / "mutual.prof")).stats
+    hs = trace.hotspots(n=None).set_index("name")
+    for key, (_cc, nc, tt, ct, _callers) in stats.items():
+        row = hs.loc[function_name(key)]
+        assert row["count"] == nc, key
+        assert row["self_dur"] == pytest.approx(tt * 1e6, rel=1e-6, abs=1e-3), key
+        assert row["total_dur"] == pytest.approx(ct * 1e6, rel=1e-9), key
+    key = {k[2]: k for k in stats}
+    assert stats[key["rec"]][1] > 100 and stats[key["pong"]][1] == 20
+    assert hs.loc[function_name(key["pong"]), "total_dur"] > \
+        hs.loc[function_name(key["pong"]), "self_dur"] * 3  # pong's nested pings count
+
+
 def test_builtins_are_named_like_pstats(fresh_prof: Path) -> None:
     names = set(load_trace(fresh_prof).events["name"].astype(str))
     assert "{built-in method builtins.sorted}" in names

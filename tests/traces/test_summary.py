@@ -169,3 +169,70 @@ def test_sample_counts_are_not_printed_as_microseconds() -> None:
     # and the unit does not leak into the next summary of a trace in µs
     other = load_trace(Path(__file__).resolve().parents[1] / "data" / "torch_cpu_trace.json.gz")
     assert "samples**" not in other.summary(max_tokens=800).text
+
+
+#: every trace under shared/traces that load_trace reads (the rest are other formats),
+#: except the three largest, which the tests above and test_gpu_breakdown.py cover
+SHARED_LOADABLE = [
+    "hta/amd_trace", "hta/call_stack", "hta/cpu_only", "hta/critical_path/alexnet",
+    "hta/critical_path/cuda_event_sync", "hta/critical_path/cuda_event_sync_multi_stream",
+    "hta/critical_path/simple_add", "hta/cupti_profiler",
+    "hta/distributed_info_unavailable", "hta/execution_trace/benchmark_simple_add_trace"
+    ".json.gz", "hta/mtia_inference_trace", "hta/nccl_parser_config",
+    "hta/ns_resolution_trace", "hta/rank_non_gpu", "hta/rank_unavailable",
+    "hta/trace_compare/base", "hta/trace_compare/test", "hta/trace_file_list",
+    "hta/trace_filter", "hta/triton_example",
+    "speedscope/Chrome/116/Trace-20230603T221323.json", "speedscope/Chrome/141/no-arg-data.json",
+    "speedscope/Chrome/65/simple.cpuprofile", "speedscope/Chrome/69/simple.json",
+    "speedscope/node/10.11.0/example.cpuprofile",
+    "speedscope/speedscope/0.0.1/simple.speedscope.json",
+    "speedscope/speedscope/0.1.2/simple-sampled.speedscope.json",
+    "speedscope/speedscope/0.6.0/two-sampled.speedscope.json",
+    "speedscope/stackcollapse/perf-vertx-stacks-01-collapsed-all.txt",
+    "speedscope/stackcollapse/recursion.txt", "speedscope/stackcollapse/simple.txt",
+    "speedscope/trace-event/matching-x.json",
+    "speedscope/trace-event/multi-thread-with-samples.json",
+    "speedscope/trace-event/multiprocess.json", "speedscope/trace-event/simple-hermes.json",
+    "speedscope/trace-event/simple-object.json", "speedscope/trace-event/simple-partial.json",
+    "speedscope/trace-event/simple-with-samples.json", "speedscope/trace-event/simple.json",
+    "speedscope/trace-event/unbalanced-name.json",
+    "speedscope/trace-event/zero-duration-events.json",
+]
+_DURATION = r"(\d[\d,]*(\.\d+)? (ns|µs|ms|s|samples|units|bytes)|\d+ min \d+ s)"
+
+
+@pytest.mark.parametrize("rel", SHARED_LOADABLE)
+def test_every_shared_trace_fits_and_names_the_true_top(rel: str,
+                                                        load_shared: Callable[[str], Trace]
+                                                        ) -> None:
+    import re
+
+    trace = load_shared(rel)
+    kinds = set(trace.threads["kind"]) if "kind" in trace.threads else set()
+    top = trace.hotspots(1, kind="cpu") if kinds - {"cpu"} else trace.hotspots(1)
+    by_name = trace.events.groupby("name", observed=True)["self_dur"].sum()
+    if kinds - {"cpu"}:
+        cpu = trace.threads.loc[trace.threads["kind"] == "cpu", ["pid", "tid"]]
+        ev = trace.events.merge(cpu, on=["pid", "tid"])
+        by_name = ev.groupby("name", observed=True)["self_dur"].sum()
+    assert top["self_dur"].iloc[0] == pytest.approx(by_name.max())  # the true top
+    for budget in (200, 500, 1500, 4000):
+        s = trace.summary(max_tokens=budget)
+        assert s.tokens == estimate_tokens(s.text) <= budget, (budget, s.tokens)
+        if budget >= 500:
+            _assert_names_top(s.text, top["name"].iloc[0])
+    table = trace.summary(max_tokens=4000).text.split("### Top self time")[1].split("\n\n")[0]
+    rows = [r.split(" | ") for r in table.splitlines() if r.startswith("| ")][2:]
+    assert rows and all(re.fullmatch(_DURATION, r[2]) and re.fullmatch(_DURATION, r[4][:-2])
+                        for r in rows), table
+
+
+def test_a_trace_without_slices_says_so() -> None:
+    trace = load_trace(b'[{"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, '
+                       b'"args": {"name": "main"}}, {"ph": "i", "name": "mark", "ts": 5}]')
+    assert len(trace.events) == 0
+    for budget in (200, 1500):
+        s = trace.summary(max_tokens=budget)
+        assert s.tokens <= budget
+        assert "No slices: the trace holds no duration events" in s.text
+        assert "hotspots" not in s.sections

@@ -96,7 +96,11 @@ def _outermost(events: pd.DataFrame, name_codes: np.ndarray) -> np.ndarray:
 
 def name_stats(events: pd.DataFrame) -> pd.DataFrame:
     """Per slice name: ``count`` (int64), ``self_dur`` and ``total_dur`` (float64, µs),
-    indexed by name (str), unsorted. ``total_dur`` counts recursive frames once."""
+    indexed by name (str), unsorted. ``total_dur`` counts recursive frames once.
+
+    When ``events`` has the ``calls`` and ``cumtime`` columns of a cProfile trace
+    (:mod:`~jupyter_assistant.traces.cprofile`), ``count`` is the profiler's call count
+    (pstats ``ncalls``) and ``total_dur`` its ``cumtime``, not the synthetic slices'."""
     if len(events) == 0:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in HOTSPOT_COLUMNS.items()
                              if c not in ("name", "self_pct")},
@@ -110,9 +114,14 @@ def name_stats(events: pd.DataFrame) -> pd.DataFrame:
     count = np.bincount(codes, minlength=k)
     self_dur = np.bincount(codes, weights=events["self_dur"].to_numpy(dtype=np.float64),
                            minlength=k)
-    total = np.bincount(codes[outer], weights=events["dur"].to_numpy(dtype=np.float64)[outer],
-                        minlength=k)
+    dur = events["dur"].to_numpy(dtype=np.float64)
+    total: np.ndarray = np.bincount(codes[outer], weights=dur[outer], minlength=k)
     used = count > 0
+    if "calls" in events.columns and "cumtime" in events.columns:  # cProfile: pstats' own
+        calls = np.bincount(codes, weights=events["calls"].to_numpy(np.float64), minlength=k)
+        count = np.rint(calls).astype(np.int64)
+        total = np.zeros(k)
+        np.maximum.at(total, codes, events["cumtime"].to_numpy(dtype=np.float64))
     return pd.DataFrame({"count": count[used].astype(np.int64), "self_dur": self_dur[used],
                          "total_dur": total[used]},
                         index=pd.Index(np.asarray(cats.categories.astype(str))[used],
@@ -128,12 +137,21 @@ def hotspots(
 ) -> pd.DataFrame:
     """The top ``n`` slice names by ``by`` (``"self_dur"``, ``"total_dur"`` or ``"count"``).
 
-    Returns a DataFrame with columns ``name`` (str), ``count`` (int64: slices of that
-    name), ``self_dur`` (float64, µs: time in the slices minus time in their direct
-    children, summed), ``total_dur`` (float64, µs: inclusive time; a slice nested in a
-    slice of the same name on the same thread is not added again, so recursion counts
-    once) and ``self_pct`` (float64, %: share of the self time of all slices considered),
-    largest first; ties are broken by name. ``n=None`` returns every name.
+    Returns a DataFrame, largest first (ties broken by name), with columns:
+
+    =========  =======  =================================================================
+    name       object   slice name (str)
+    count      int64    slices of that name; for a cProfile trace the calls (pstats
+                        ``ncalls``)
+    self_dur   float64  µs: time in the slices minus time in their direct children,
+                        summed (torch ``key_averages()`` "Self CPU"; pstats ``tottime``)
+    total_dur  float64  µs: inclusive time; a slice nested in a slice of the same name on
+                        the same thread is not added again, so recursion counts once (as
+                        pstats ``cumtime`` does; for a cProfile trace it is ``cumtime``)
+    self_pct   float64  %: share of the self time of all slices considered
+    =========  =======  =================================================================
+
+    ``n=None`` returns every name.
 
     ``kind`` limits the slices to threads of that :attr:`Trace.threads` ``kind``
     (``"cpu"``, ``"gpu"``, ``"async"`` or ``"other"``); by default every slice counts, so
