@@ -21,6 +21,7 @@ import json
 import signal
 import sys
 import uuid
+from contextlib import aclosing
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -102,29 +103,33 @@ async def _chat(args: argparse.Namespace, question: str) -> int:
         async with anyio.create_task_group() as tg:
             tg.start_soon(cancel_on_sigint)
             ended_with_newline = True
-            async for event in assistant.run(question, session_id=session_id,
-                                             trace=args.trace, traces=traces or None):
-                if args.json:
-                    out.write(event.to_json() + "\n")
-                    out.flush()
-                elif event.type == "text_delta":
-                    text = event.data.get("text", "")
-                    out.write(text)
-                    out.flush()
-                    if text:
-                        ended_with_newline = text.endswith("\n")
-                else:
-                    note = _tool_note(event)
-                    if note:
-                        print(note, file=sys.stderr, flush=True)
-                if event.type == "message_complete":
-                    status = 0
-                elif event.type == "error" and not args.json:
-                    print(f"\njupyter-assistant: {event.data.get('code')}: "
-                          f"{event.data.get('message')}", file=sys.stderr, flush=True)
-                elif event.type == "cancelled" and not args.json:
-                    print(f"\njupyter-assistant: cancelled "
-                          f"({event.data.get('reason', 'user')})", file=sys.stderr, flush=True)
+            # closed in this task even when writing fails (BrokenPipeError): the turn is
+            # cancelled cleanly instead of being finalised from another task
+            async with aclosing(assistant.run(question, session_id=session_id,
+                                              trace=args.trace,
+                                              traces=traces or None)) as events:
+                async for event in events:
+                    if args.json:
+                        out.write(event.to_json() + "\n")
+                        out.flush()
+                    elif event.type == "text_delta":
+                        text = event.data.get("text", "")
+                        out.write(text)
+                        out.flush()
+                        if text:
+                            ended_with_newline = text.endswith("\n")
+                    else:
+                        note = _tool_note(event)
+                        if note:
+                            print(note, file=sys.stderr, flush=True)
+                    if event.type == "message_complete":
+                        status = 0
+                    elif event.type == "error" and not args.json:
+                        print(f"\njupyter-assistant: {event.data.get('code')}: "
+                              f"{event.data.get('message')}", file=sys.stderr, flush=True)
+                    elif event.type == "cancelled" and not args.json:
+                        print(f"\njupyter-assistant: cancelled "
+                              f"({event.data.get('reason', 'user')})", file=sys.stderr, flush=True)
             if not args.json and not ended_with_newline:
                 out.write("\n")
                 out.flush()

@@ -29,7 +29,7 @@ DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"
 _POSITIVE_FLOATS = ("stream_idle_timeout", "tool_timeout", "web_search_timeout",
                     "file_tool_timeout", "turn_deadline", "connect_timeout")
 _POSITIVE_INTS = ("max_model_calls", "max_message_chars", "tool_output_chars",
-                  "max_output_tokens")
+                  "max_output_tokens", "tool_threads")
 
 
 class AssistantConfig(Configurable):
@@ -105,6 +105,15 @@ class AssistantConfig(Configurable):
         help="""Default seconds one tool call may run. A tool that takes longer is abandoned
         and the model receives an ``is_error`` tool_result saying it timed out; the turn goes
         on. A tool may declare its own timeout (``@tool(timeout=...)``), which wins.""",
+    )
+    tool_threads = Int(
+        16, config=True,
+        help="""Most worker threads the sync tools of one assistant may occupy at once.
+        A sync tool that outlives its timeout is abandoned but keeps its thread, and its
+        slot, until it really returns; when every slot is taken, a further sync tool call
+        waits for one within its own timeout and otherwise gets an ``is_error`` result
+        (code ``timeout``) saying so. Async tools, the store and the model clients never
+        use these slots.""",
     )
     web_search_timeout = Float(
         10.0, config=True,

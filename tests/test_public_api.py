@@ -73,3 +73,30 @@ def test_import_is_cheap() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+_SUBPACKAGES = ("jupyter_assistant.config", "jupyter_assistant.orchestrator",
+                "jupyter_assistant.orchestrator.providers", "jupyter_assistant.tools",
+                "jupyter_assistant.testing")
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """ruff RUF022's order: SCREAMING_CASE constants, then CamelCase classes, then the rest."""
+    if name.isupper() and len(name) > 1:
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name
+
+
+def test_subpackage_all_is_sorted_complete_and_documented() -> None:
+    import importlib
+
+    for module_name in _SUBPACKAGES:
+        module = importlib.import_module(module_name)
+        names = list(module.__all__)
+        assert names == sorted(names, key=_isort_key), module_name
+        assert len(names) == len(set(names)), module_name
+        assert set(dir(module)) >= set(names), module_name
+        for name in names:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isroutine(obj):
+                assert (obj.__doc__ or "").strip(), f"{module_name}.{name} has no docstring"

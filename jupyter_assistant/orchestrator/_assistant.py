@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import aclosing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from ..config import AssistantConfig
 from ..events import Event
@@ -76,6 +77,7 @@ class _Active:
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     reason: str = "user"
     runner: TurnRunner | None = None
+    setup: anyio.CancelScope | None = None  # the turn's setup (traces, summary), if running
     done: anyio.Event = field(default_factory=anyio.Event)
 
 
@@ -140,6 +142,7 @@ class Assistant:
         self._active: dict[str, _Active] = {}
         self._opened = False
         self._tg: Any = None
+        self._thread_limiter: tuple[object, anyio.CapacityLimiter] | None = None
 
     def __repr__(self) -> str:
         return (f"Assistant(model={self.provider.spec!r}, tools={sorted(self.tools)}, "
@@ -195,6 +198,13 @@ class Assistant:
         """:func:`validate_message` with this assistant's ``max_message_chars``."""
         return validate_message(message, int(self.config.max_message_chars))
 
+    def _tool_thread_limiter(self) -> anyio.CapacityLimiter:
+        # Made on first use: a limiter belongs to the event loop it is used in.
+        token = anyio.lowlevel.current_token()
+        if self._thread_limiter is None or self._thread_limiter[0] != token:
+            self._thread_limiter = (token, anyio.CapacityLimiter(int(self.config.tool_threads)))
+        return self._thread_limiter[1]
+
     def _session(self, session_id: str) -> _Session:
         session = self._sessions.pop(session_id, None) or _Session()
         self._sessions[session_id] = session
@@ -206,7 +216,7 @@ class Assistant:
     async def run(self, message: str, *, session_id: str | None = None,
                   conversation_id: str | None = None, user_id: str = "local",
                   trace: Any = None, traces: dict[str, Any] | None = None,
-                  approve: Approver | None = None) -> AsyncIterator[Event]:
+                  approve: Approver | None = None) -> AsyncGenerator[Event, None]:
         """Run one turn; yields :class:`~jupyter_assistant.events.Event` objects: first
         ``session_started``, last exactly one of ``message_complete``, ``error``,
         ``cancelled``. Every event is stored in the session's log before it is yielded.
@@ -214,6 +224,14 @@ class Assistant:
         ``trace``: a Trace, a path, or a trace id (of ``traces``, the session, or
         :attr:`traces`), available to tools as ``traces["current"]``. A turn of a session
         that already runs one raises :class:`InputError` (code ``session_busy``).
+
+        Stopping early (``break``, an exception in the loop body) cancels the turn (reason
+        ``closed``). Inside ``async with Assistant(...)`` the turn runs in the assistant's
+        task group, so an abandoned generator is harmless. Outside it, the turn's task
+        group lives in the generator: read it to the end or close it in the task that
+        iterates it, with ``async with contextlib.aclosing(assistant.run(...)) as events``;
+        a generator abandoned unclosed is finalised from another task, and asyncio logs a
+        ``RuntimeError`` (cancel scope exited in a different task) for it.
         """
         session_id = session_id or new_id("s_")
         if session_id in self._active:
@@ -267,6 +285,8 @@ class Assistant:
         if active.runner is not None:
             active.runner.cancel_reason = reason
         active.scope.cancel()
+        if active.setup is not None:
+            active.setup.cancel()
         return True
 
     async def _drive(self, active: _Active, send: Any, message: Any, session_id: str,
@@ -338,24 +358,46 @@ class Assistant:
                     turn_id: str, conversation_id: str, user_id: str, trace: Any,
                     traces: dict[str, Any] | None, approve: Approver | None) -> str:
         session = self._session(session_id)
-        turn_traces = await resolve_traces(trace, traces, {**self.traces, **session.traces})
-        session.traces.update(turn_traces)
-        stored = await _all_messages(self.store, user_id, conversation_id)
+        deadline = anyio.current_time() + float(self.config.turn_deadline)
+        # Loading and summarising the turn's traces count against the turn deadline, and a
+        # cancel stops them (their worker threads are abandoned).
+        with anyio.CancelScope(deadline=deadline) as setup:
+            active.setup = setup
+            if active.scope.cancel_called:
+                setup.cancel()
+            turn_traces = await resolve_traces(trace, traces,
+                                               {**self.traces, **session.traces})
+            session.traces.update(turn_traces)
+            system = await system_prompt(self.config.system_prompt, session.traces,
+                                         session.summaries)
+            stored = await _all_messages(self.store, user_id, conversation_id)
+        active.setup = None
+        if setup.cancelled_caught:
+            if active.scope.cancel_called:
+                await emitter.emit("cancelled", {"reason": active.reason})
+                return "cancelled"
+            limit = f"{float(self.config.turn_deadline):g} s"
+            await emitter.emit("error", {
+                "code": "turn_deadline", "retryable": False,
+                "message": f"The turn took longer than its deadline of {limit} (while "
+                           "loading and summarising its trace) and was stopped."})
+            return "error"
         history = build_history(stored)
         content = [{"type": "text", "text": message}]
-        await self.store.add_message(user_id, conversation_id, "user", content,
-                                     metadata={"turn_id": turn_id, "session_id": session_id,
-                                               "status": "complete"})
+        with anyio.CancelScope(shield=True):
+            await self.store.add_message(user_id, conversation_id, "user", content,
+                                         metadata={"turn_id": turn_id,
+                                                   "session_id": session_id,
+                                                   "status": "complete"})
         append_message(history, "user", content)
         spec = TurnSpec(
             provider=self.provider, tools=self.tools, config=self.config, store=self.store,
-            emitter=emitter, history=history,
-            system=await system_prompt(self.config.system_prompt, session.traces,
-                                       session.summaries),
+            emitter=emitter, history=history, system=system,
             record={"session_id": session_id, "turn_id": turn_id,
                     "conversation_id": conversation_id, "user_id": user_id},
             retry=self.retry, root=self.root, traces=session.traces, state=session.state,
-            approve=approve or self.approve)
+            approve=approve or self.approve, thread_limiter=self._tool_thread_limiter(),
+            deadline=deadline)
         runner = TurnRunner(spec)
         runner.cancel_scope = active.scope
         runner.cancel_reason = active.reason
@@ -410,7 +452,10 @@ class Assistant:
     async def export_chrome_trace(self, path: str | Path, session_id: str | None = None
                                   ) -> Path:
         """Write the model and tool calls (of ``session_id``, or all) to ``path`` as a
-        Chrome trace that ``jupyter_assistant.load_trace`` and Perfetto open; returns it."""
+        Chrome trace that ``jupyter_assistant.load_trace`` and Perfetto open (``X`` slices,
+        ``ts``/``dur`` in µs since the Unix epoch; a process per session, model calls on one
+        thread, overlapping tool calls on lanes of their own); returns the path. Raises
+        :class:`OSError` when ``path`` cannot be written."""
         await self._open()
         return await write_chrome_trace(self.store, path, session_id=session_id)
 

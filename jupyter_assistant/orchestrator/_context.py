@@ -68,7 +68,7 @@ async def _load(source: Any, known: Mapping[str, Any]) -> Any:
                              "existing file", code="trace_not_found")
         from ..traces import load_trace
 
-        return await anyio.to_thread.run_sync(load_trace, path)
+        return await anyio.to_thread.run_sync(load_trace, path, abandon_on_cancel=True)
     return source  # a Trace (or trace-like object) already
 
 
@@ -96,7 +96,7 @@ async def system_prompt(base: str | None, traces: Mapping[str, Any], cache: dict
         if key not in cache:
             try:
                 summary = await anyio.to_thread.run_sync(
-                    lambda: current.summary(max_tokens=max_tokens))
+                    lambda: current.summary(max_tokens=max_tokens), abandon_on_cancel=True)
                 cache[key] = getattr(summary, "text", str(summary))
             except Exception as exc:
                 log.warning("trace summary failed: %s", exc)

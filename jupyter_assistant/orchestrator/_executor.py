@@ -6,11 +6,15 @@ A call never fails the turn: an unknown tool, malformed input JSON, a refused ap
 timeout or an exception becomes an ``is_error`` ``tool_result`` whose text says what went
 wrong, plus a ``tool_use_complete`` event with ``is_error`` and ``error_code``. Sync tools run
 in worker threads that are abandoned on timeout or cancel, so a hung tool cannot hang the
-turn. Output longer than ``tool_output_chars`` is cut, with a note saying how much.
+turn; the threads come from the sync tools' own ``CapacityLimiter`` (``tool_threads`` slots,
+an abandoned thread keeps its slot until it returns), so hung tools can never starve anyio's
+default thread limiter, and a call that finds every slot taken times out saying so. Output
+longer than ``tool_output_chars`` is cut, with a note saying how much.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -113,6 +117,8 @@ class ToolExecutor:
     state: dict[str, Any]
     approve: Approver | None = None
     record_context: dict[str, Any] = field(default_factory=dict)
+    #: The sync tools' worker-thread limiter (``None``: anyio's default one).
+    thread_limiter: anyio.CapacityLimiter | None = None
     running: dict[str, ToolUsePart] = field(default_factory=dict)
     outcomes: dict[str, ToolOutcome] = field(default_factory=dict)
 
@@ -193,9 +199,18 @@ class ToolExecutor:
             turn_id=self.record_context.get("turn_id") or "", tool_use_id=call.id,
             root=self.root, traces=self.traces, progress=progress, approve=self.approve,
             auto_approve=bool(self.config.auto_approve), state=self.state)
+        limiter = self.thread_limiter
+        starved = limiter is not None and limiter.available_tokens < 1 and \
+            not inspect.iscoroutinefunction(tool.fn)
         with anyio.move_on_after(timeout) as scope:
-            value = await tool.call(call.input, ctx)
+            value = await tool.call(call.input, ctx, limiter=limiter)
         if scope.cancelled_caught:
+            note = ""
+            if starved:
+                assert limiter is not None
+                note = (f" When it was called, all {limiter.total_tokens:g} worker threads "
+                        "for sync tools were busy with earlier calls that have not returned "
+                        "(tool_threads).")
             raise _Refused("timeout", f"{call.name} did not finish within its timeout of "
-                           f"{timeout:g} s and was stopped.", "timeout")
+                           f"{timeout:g} s and was stopped.{note}", "timeout")
         return render_output(value)

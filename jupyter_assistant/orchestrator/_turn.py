@@ -65,6 +65,10 @@ class TurnSpec:
     traces: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     approve: Any = None
+    thread_limiter: anyio.CapacityLimiter | None = None
+    #: When the turn must end (``anyio.current_time()`` clock); default: turn_deadline s
+    #: after :meth:`TurnRunner.execute` starts.
+    deadline: float | None = None
 
 
 @dataclass
@@ -101,14 +105,15 @@ class TurnRunner:
         self.executor = ToolExecutor(
             tools=spec.tools, config=spec.config, emit=self.emit, telemetry=spec.store,
             root=spec.root, traces=spec.traces, state=spec.state, approve=spec.approve,
-            record_context=dict(spec.record))
+            record_context=dict(spec.record), thread_limiter=spec.thread_limiter)
 
     async def execute(self) -> str:
         """Run the turn to its one terminal event; returns the session status
         (``complete``, ``error`` or ``cancelled``)."""
         result: tuple[str, dict[str, Any]] | None = None
         failed = False
-        deadline = anyio.current_time() + float(self.cfg.turn_deadline)
+        deadline = self.spec.deadline if self.spec.deadline is not None else \
+            anyio.current_time() + float(self.cfg.turn_deadline)
         with self.cancel_scope:
             with anyio.CancelScope(deadline=deadline) as deadline_scope:
                 try:

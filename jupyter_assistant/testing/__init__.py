@@ -1,23 +1,34 @@
 """Test peers that speak real protocols on 127.0.0.1, for tests and benchmarks.
 
 :class:`AnthropicServer` (``jupyter_assistant.testing.anthropic_server``) is a local Anthropic
-Messages API server with scripted replies (:class:`Reply`) and fault injection. It is imported
-lazily, so ``import jupyter_assistant.testing`` costs nothing.
+Messages API server with scripted replies (:class:`Reply`) and fault injection;
+:class:`OpenAIServer` (``jupyter_assistant.testing.openai_server``) is a local
+OpenAI-compatible chat-completions server with scripted replies (:class:`ChatReply`). They
+are imported lazily, so ``import jupyter_assistant.testing`` costs nothing.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["AnthropicServer", "RecordedRequest", "Reply"]
+__all__ = ["AnthropicServer", "ChatReply", "OpenAIServer", "RecordedRequest", "Reply"]
+
+_LAZY = {"AnthropicServer": ".anthropic_server", "RecordedRequest": ".anthropic_server",
+         "Reply": ".anthropic_server", "ChatReply": ".openai_server",
+         "OpenAIServer": ".openai_server"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .anthropic_server import AnthropicServer, RecordedRequest, Reply
+    from .openai_server import ChatReply, OpenAIServer
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import anthropic_server
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_assistant.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
 
-        return getattr(anthropic_server, name)
-    raise AttributeError(f"module 'jupyter_assistant.testing' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

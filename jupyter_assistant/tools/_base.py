@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, overload
 
+import anyio
 import anyio.to_thread
 
 from ..exceptions import ToolError
+from ._threads import run_sync_tool
 
 __all__ = ["Tool", "ToolContext", "tool"]
 
@@ -153,6 +155,24 @@ class Tool:
     requires_approval: bool = False
     category: str = "custom"
     context_param: str | None = None
+    _validator: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def _validate(self, arguments: Mapping[str, Any]) -> None:
+        import jsonschema  # imported on first use: it takes a while
+
+        if self._validator is None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(self.input_schema)
+                self._validator = jsonschema.Draft202012Validator(self.input_schema)
+            except jsonschema.SchemaError:  # a hand-made schema that is not JSON Schema
+                self._validator = False
+        if self._validator is False:
+            return
+        error = jsonschema.exceptions.best_match(self._validator.iter_errors(dict(arguments)))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "the input"
+            raise ToolError(f"{self.name}: invalid input at {where}: {error.message}",
+                            code="invalid_input")
 
     def definition(self) -> dict[str, Any]:
         """The Anthropic Messages API tool definition: ``{"name", "description",
@@ -160,11 +180,18 @@ class Tool:
         return {"name": self.name, "description": self.description,
                 "input_schema": self.input_schema}
 
-    async def call(self, arguments: Mapping[str, Any], ctx: ToolContext) -> Any:
+    async def call(self, arguments: Mapping[str, Any], ctx: ToolContext, *,
+                   limiter: anyio.CapacityLimiter | None = None) -> Any:
         """Validate ``arguments`` against the signature and run the tool.
 
-        Raises :class:`~jupyter_assistant.exceptions.ToolError` for missing, unexpected or
-        mistyped arguments; otherwise whatever the tool raises.
+        A sync tool runs in a worker thread; with ``limiter`` (the orchestrator passes the
+        sync tools' own), the thread holds one of its tokens until it returns, even when the
+        call is cancelled and the thread abandoned (see :mod:`._threads`).
+
+        Raises :class:`~jupyter_assistant.exceptions.ToolError` for missing or unexpected
+        arguments (code ``tool_error``) and for arguments that do not match
+        :attr:`input_schema` (JSON Schema 2020-12, e.g. a string for a ``number``; code
+        ``invalid_input``); otherwise whatever the tool raises.
         """
         if not isinstance(arguments, Mapping):
             raise ToolError(f"{self.name}: arguments must be a JSON object, "
@@ -177,10 +204,15 @@ class Tool:
             bound = sig.bind(**kwargs)
         except TypeError as exc:
             raise ToolError(f"{self.name}: {exc}") from None
+        self._validate(arguments)
         if inspect.iscoroutinefunction(self.fn):
             return await self.fn(*bound.args, **bound.kwargs)
-        return await anyio.to_thread.run_sync(lambda: self.fn(*bound.args, **bound.kwargs),
-                                              abandon_on_cancel=True)
+        def run() -> Any:
+            return self.fn(*bound.args, **bound.kwargs)
+
+        if limiter is not None:
+            return await run_sync_tool(run, limiter)
+        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
 
 
 def _make_tool(fn: Callable[..., Any], name: str | None, description: str | None,

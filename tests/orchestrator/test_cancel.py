@@ -3,12 +3,15 @@ and leaves a history the API accepts on the next turn."""
 
 from __future__ import annotations
 
+import gc
+import logging
+import threading
 import time
 from contextlib import aclosing
 
 import anyio
 import pytest
-from orch_helpers import check_events, collect, make_assistant, of_type, text_of
+from orch_helpers import check_events, collect, make_assistant, of_type, text_of, wait_for
 
 from jupyter_assistant import Assistant, tool
 from jupyter_assistant.events import Event
@@ -146,6 +149,25 @@ async def test_closing_the_stream_early_cancels_the_turn(server: AnthropicServer
     assert session.status == "cancelled"
 
 
+async def test_abandoning_the_stream_inside_async_with_is_clean(
+        server: AnthropicServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Inside ``async with Assistant`` a reader may just drop the generator (no aclosing):
+    the turn is cancelled and nothing is logged (no RuntimeError from a cancel scope)."""
+    caplog.set_level(logging.WARNING)
+    server.script(Reply.text("slow " * 100, delay=0.05))
+    async with make_assistant() as assistant:
+        stream = assistant.run("go", session_id="s-drop")
+        async for event in stream:
+            if event.type == "text_delta":
+                break
+        del stream, event
+        gc.collect()
+        await wait_for(lambda: "s-drop" not in assistant._active)
+        stored = await assistant.store.events_after("s-drop")
+    assert stored[-1].type == "cancelled" and stored[-1].data["reason"] == "closed"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 async def test_aclose_cancels_running_turns(server: AnthropicServer) -> None:
     server.script(Reply.text("slow " * 100, delay=0.05))
     assistant = make_assistant()
@@ -160,3 +182,47 @@ async def test_aclose_cancels_running_turns(server: AnthropicServer) -> None:
             await anyio.sleep(0.01)
         await assistant.aclose()
     assert events[-1].type == "cancelled" and events[-1].data["reason"] == "shutdown"
+
+
+class _SlowTrace:
+    """A trace whose summary blocks a worker thread until released (a huge trace)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def summary(self, max_tokens: int = 0) -> str:
+        self.release.wait(10)
+        return "summary"
+
+
+async def test_turn_deadline_and_cancel_cover_the_turn_setup(server: AnthropicServer) -> None:
+    """Loading and summarising the turn's trace counts against the turn deadline, and a
+    cancel stops it: neither waits for the blocked summary thread."""
+    slow = _SlowTrace()
+    try:
+        async with make_assistant(turn_deadline=0.5) as assistant:
+            t0 = time.perf_counter()
+            events = await collect(assistant, "why slow?", trace=slow)
+            assert time.perf_counter() - t0 < 1.5
+            assert events[-1].type == "error" and events[-1].data["code"] == "turn_deadline"
+        slow2 = _SlowTrace()
+        async with make_assistant() as assistant:
+            got: list[Event] = []
+
+            async def consume() -> None:
+                got.extend([e async for e in assistant.run("q", session_id="s-setup",
+                                                           trace=slow2)])
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume)
+                await wait_for(lambda: bool(got) or "s-setup" in assistant._active)
+                await anyio.sleep(0.2)
+                t0 = time.perf_counter()
+                assert await assistant.cancel("s-setup")
+            assert time.perf_counter() - t0 < 1.0
+            slow2.release.set()
+        check_events(got)
+        assert got[-1].type == "cancelled"
+        assert server.message_requests() == []
+    finally:
+        slow.release.set()

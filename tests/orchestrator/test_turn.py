@@ -117,6 +117,9 @@ async def test_sync_tools_run_in_parallel_threads(server: AnthropicServer) -> No
     (broken, {"reason": "no data"}, "tool_exception", "ValueError: cannot do it: no data"),
     (refusing, {}, "tool_error", "the trace has no GPU events"),
     (slow_probe, {"secs": 1}, "tool_error", "missing a required argument"),
+    (slow_probe, {"seconds": "soon"}, "invalid_input",
+     "invalid input at seconds: 'soon' is not of type 'number'"),
+    (big_output, {"n": 1.5}, "invalid_input", "1.5 is not of type 'integer'"),
 ])
 async def test_failing_tool_becomes_is_error_result(server: AnthropicServer, tool_obj: object,
                                                      args: dict[str, object], code: str,

@@ -122,3 +122,42 @@ def test_backend_from_env_only_with_a_key() -> None:
         BraveSearchBackend("")
     with pytest.raises(ConfigError):
         web_search_tool(object())  # type: ignore[arg-type]
+
+
+async def test_assistant_offers_web_search_only_when_configured(
+        brave_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented way to turn it on (BRAVE_SEARCH_API_KEY, endpoint from
+    BRAVE_SEARCH_BASE_URL) works end to end: a real turn with the default tools, the real
+    Anthropic SDK on the local Anthropic server, the search served by the local Brave API."""
+    from jupyter_assistant import Assistant
+    from jupyter_assistant.testing import AnthropicServer, Reply
+
+    with AnthropicServer() as model:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", model.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.delenv("BRAVE_SEARCH_API_KEY", raising=False)
+        model.script(Reply.text("no search"))
+        async with Assistant() as assistant:  # not configured: not offered
+            assert "web_search" not in assistant.tools
+            events = [e async for e in assistant.run("hi")]
+        assert events[-1].type == "message_complete"
+        names = [t["name"] for t in model.message_requests()[-1]["tools"]]
+        assert "web_search" not in names and "trace_summary" in names
+
+        monkeypatch.setenv("BRAVE_SEARCH_API_KEY", "good-key")
+        monkeypatch.setenv("BRAVE_SEARCH_BASE_URL", brave_url)
+        model.script(Reply.tool_use("web_search", {"query": "cuda sync", "n": 2}),
+                     Reply.text("found it"))
+        async with Assistant() as assistant:
+            events = [e async for e in assistant.run("search the web for cuda sync")]
+    assert events[-1].type == "message_complete"
+    (done,) = [e for e in events if e.type == "tool_use_complete"]
+    assert done.data["is_error"] is False
+    first, second = model.message_requests()[-2:]
+    assert "web_search" in [t["name"] for t in first["tools"]]
+    result = second["messages"][-1]["content"][0]
+    assert result["type"] == "tool_result" and not result.get("is_error")
+    assert "1. [cuda sync result 1](https://example.org/1)" in result["content"]
+    assert "About cuda sync & more #2" in result["content"]
+    assert "result 3" not in result["content"]
+    assert _Brave.requests[-1]["token"] == "good-key"

@@ -68,6 +68,7 @@ from ._base import (
     ToolUseStartPart,
     Usage,
 )
+from ._client import LoopBoundClient
 
 __all__ = ["AnthropicProvider", "map_anthropic_error", "parse_retry_after"]
 
@@ -194,9 +195,7 @@ class AnthropicProvider(ModelProvider):
         self._api_key = api_key
         self._auth_token = auth_token
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-        self._client: Any = None
-        self._client_token: object = None
-        self._client_lock = _LoopLock()
+        self._client = LoopBoundClient(self._make_client)
 
     def __repr__(self) -> str:
         return (f"AnthropicProvider(model={self.model!r}, base_url={self.base_url!r}, "
@@ -215,19 +214,6 @@ class AnthropicProvider(ModelProvider):
         return anthropic.AsyncAnthropic(base_url=self.base_url, max_retries=0,
                                         timeout=self._timeout(), **kwargs)
 
-    async def _get_client(self) -> Any:
-        # An SDK client (its connection pool) belongs to one event loop. Building one takes
-        # a while (TLS context, credentials), so it happens in a worker thread: the event
-        # loop (a Jupyter server's, say) keeps serving meanwhile.
-        token = anyio.lowlevel.current_token()
-        if self._client is not None and self._client_token == token:
-            return self._client
-        async with self._client_lock:
-            if self._client is None or self._client_token != token:
-                self._client = await anyio.to_thread.run_sync(self._make_client)
-                self._client_token = token
-        return self._client
-
     def _timeout(self) -> httpx2.Timeout:
         # The stream idle timeout is httpx's read timeout: no byte (an SSE event or a
         # keep-alive ping) for that long, while waiting for the response or mid-stream.
@@ -236,10 +222,7 @@ class AnthropicProvider(ModelProvider):
 
     async def aclose(self) -> None:
         """Close the SDK client (its HTTP connections)."""
-        client, self._client = self._client, None
-        if client is not None and self._client_token == anyio.lowlevel.current_token():
-            with anyio.CancelScope(shield=True):
-                await client.close()
+        await self._client.aclose()
 
     def _request_kwargs(self, request: ModelRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": request.model or self.model,
@@ -258,7 +241,7 @@ class AnthropicProvider(ModelProvider):
         """Stream one Messages API call: :class:`TextPart` per ``text_delta``,
         :class:`ToolUseStartPart` / :class:`ToolUsePart` per ``tool_use`` block, and a final
         :class:`MessageDone` at ``message_stop``. Raises :class:`ModelError`."""
-        client = await self._get_client()
+        client = await self._client.get()
         try:
             response_stream = await client.messages.create(**self._request_kwargs(request))
         except Exception as exc:
@@ -286,25 +269,6 @@ class AnthropicProvider(ModelProvider):
             with anyio.move_on_after(1.0, shield=True):
                 await events.aclose()  # type: ignore[attr-defined]
                 await http_response.aclose()
-
-
-class _LoopLock:
-    """An ``anyio.Lock`` made on first use (a lock belongs to the event loop it is used in;
-    the provider may be created outside any loop)."""
-
-    def __init__(self) -> None:
-        self._lock: anyio.Lock | None = None
-        self._token: object = None
-
-    async def __aenter__(self) -> None:
-        token = anyio.lowlevel.current_token()
-        if self._lock is None or self._token != token:
-            self._lock, self._token = anyio.Lock(), token
-        await self._lock.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._lock is not None
-        self._lock.release()
 
 
 class _StreamState:

@@ -50,6 +50,7 @@ from ._base import (
     ToolUseStartPart,
     Usage,
 )
+from ._client import LoopBoundClient
 
 __all__ = ["OpenAIProvider", "map_openai_error", "parse_retry_after", "to_chat_messages",
            "to_chat_tools"]
@@ -241,33 +242,25 @@ class OpenAIProvider(ModelProvider):
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or NO_KEY
         self.stream_idle_timeout = float(stream_idle_timeout or cfg.stream_idle_timeout)
         self.connect_timeout = float(connect_timeout or cfg.connect_timeout)
-        self._client: Any = None
-        self._client_token: object = None
+        self._client = LoopBoundClient(self._make_client)
 
     def __repr__(self) -> str:
         return (f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r}, "
                 f"stream_idle_timeout={self.stream_idle_timeout})")
 
-    def _get_client(self) -> Any:
-        token = anyio.lowlevel.current_token()  # a client's pool belongs to one event loop
-        if self._client is None or self._client_token != token:
-            import httpx2
-            import openai
+    def _make_client(self) -> Any:
+        import httpx2
+        import openai
 
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key, base_url=self.base_url, max_retries=0,
-                timeout=httpx2.Timeout(connect=self.connect_timeout,
-                                       read=self.stream_idle_timeout + 5.0, write=30.0,
-                                       pool=self.connect_timeout))
-            self._client_token = token
-        return self._client
+        return openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self.base_url, max_retries=0,
+            timeout=httpx2.Timeout(connect=self.connect_timeout,
+                                   read=self.stream_idle_timeout + 5.0, write=30.0,
+                                   pool=self.connect_timeout))
 
     async def aclose(self) -> None:
         """Close the SDK client (its HTTP connections)."""
-        client, self._client = self._client, None
-        if client is not None and self._client_token == anyio.lowlevel.current_token():
-            with anyio.CancelScope(shield=True):
-                await client.close()
+        await self._client.aclose()
 
     def request_kwargs(self, request: ModelRequest) -> dict[str, Any]:
         """The ``chat.completions.create`` keyword arguments for ``request``."""
@@ -285,7 +278,7 @@ class OpenAIProvider(ModelProvider):
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamPart]:
         """Stream one chat completion as stream parts (see the module docstring).
         Raises :class:`ModelError`."""
-        client = self._get_client()
+        client = await self._client.get()
         idle = self.stream_idle_timeout
         try:
             with anyio.fail_after(idle + self.connect_timeout):
