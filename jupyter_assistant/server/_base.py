@@ -49,6 +49,9 @@ AUTH_RESOURCE = "assistant"
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}"
 _ID_RE = re.compile(ID_PATTERN)
 
+#: Bytes past twice a handler's body limit at which tornado cuts the connection.
+_BODY_SLACK_BYTES = 64 * 1024
+
 #: Error codes whose status is not the default of their exception class.
 _STATUS_BY_CODE = {"payload_too_large": 413, "conflict": 409}
 
@@ -121,6 +124,13 @@ class AssistantHandler(ExtensionHandlerMixin, APIHandler):
             length = self.request.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > self.body_limit:
                 self._too_large(int(length))
+            # tornado's own cap (HTTPServer max_body_size, 100 MB by default) cuts the
+            # connection without a response: keep it above ours, so a body over the limit
+            # gets our 413, yet bounded, so a body of no announced length cannot stream on
+            # forever (it is discarded as it comes, see data_received)
+            connection = self.request.connection
+            if connection is not None and hasattr(connection, "set_max_body_size"):
+                connection.set_max_body_size(2 * self.body_limit + _BODY_SLACK_BYTES)
         await self.app.ready()
 
     def data_received(self, chunk: bytes) -> None:

@@ -45,11 +45,15 @@ def _clean_name(name: str) -> str:
 
 class TraceRegistry:
     """The traces users uploaded, on disk under ``directory``, with a small LRU of loaded
-    :class:`~jupyter_assistant.traces.Trace` objects (``cache_size`` entries)."""
+    :class:`~jupyter_assistant.traces.Trace` objects (``cache_size`` entries). ``max_bytes``
+    bounds the uncompressed size of a trace (a gzip that inflates past it is refused with
+    :class:`~jupyter_assistant.exceptions.TraceFormatError` before it is inflated whole)."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, cache_size: int = 4) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, cache_size: int = 4,
+                 max_bytes: int = 512 * 1024 * 1024) -> None:
         self.directory = Path(directory)
         self.cache_size = cache_size
+        self.max_bytes = max_bytes
         self._cache: OrderedDict[str, Trace] = OrderedDict()
 
     def _paths(self, trace_id: str) -> tuple[Path, Path]:
@@ -70,7 +74,7 @@ class TraceRegistry:
         if not data:
             raise TraceFormatError(_clean_name(name), "byte 0", "the upload is empty")
         name = _clean_name(name)
-        trace = await anyio.to_thread.run_sync(_load, data, format, name)
+        trace = await anyio.to_thread.run_sync(_load, data, format, name, self.max_bytes)
         trace_id = "tr_" + uuid.uuid4().hex
         path, meta_path = self._paths(trace_id)
         await anyio.to_thread.run_sync(self._write, path, data)
@@ -109,7 +113,7 @@ class TraceRegistry:
         path, _ = self._paths(trace_id)
         fmt = meta.get("format") or None
         trace = await anyio.to_thread.run_sync(_load, path, fmt if fmt in FORMATS else None,
-                                               str(meta.get("name", trace_id)))
+                                               str(meta.get("name", trace_id)), self.max_bytes)
         self._remember(trace_id, trace)
         return trace
 
@@ -136,11 +140,15 @@ class TraceRegistry:
             self._cache.popitem(last=False)
 
 
-def _load(source: Path | bytes, format: str | None, name: str) -> Trace:
+def _load(source: Path | bytes, format: str | None, name: str, max_bytes: int) -> Trace:
     """``load_trace`` whose errors name the upload, never the server's file path."""
     try:
-        trace = load_trace(source, format)
+        trace = load_trace(source, format, max_bytes=max_bytes)
     except TraceFormatError as exc:
-        raise TraceFormatError(name, exc.position, exc.problem) from None
+        problem = exc.problem
+        if f"{max_bytes:,}" in problem:  # over the size limit: name the server's setting
+            problem = (problem.replace(" (raise max_bytes to load it)", "")
+                       + " (c.AssistantApp.max_trace_bytes)")
+        raise TraceFormatError(name, exc.position, problem) from None
     trace.metadata["source"] = name
     return trace

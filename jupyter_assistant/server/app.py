@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +141,11 @@ class AssistantApp(ExtensionApp):
         100 * 1024 * 1024, config=True,
         help="Largest trace upload accepted by POST /assistant/api/traces, in bytes "
              "(larger: HTTP 413).")
+    max_trace_bytes = Int(
+        512 * 1024 * 1024, config=True,
+        help="""Largest uncompressed size of an uploaded trace, in bytes: a gzip upload that
+        inflates past it is refused (HTTP 400) without inflating further, so a small
+        decompression bomb cannot exhaust the server's memory.""")
     traces_dir = Unicode(
         "", config=True,
         help="""Directory where uploaded traces are kept (named by server-generated ids).
@@ -198,6 +205,7 @@ class AssistantApp(ExtensionApp):
     _is_ready = False
     _ready_lock: asyncio.Lock | None = None
     _sweeper: asyncio.Task[None] | None = None
+    _stopping: asyncio.Task[None] | None = None
 
     def initialize_settings(self) -> None:
         """Build the services (nothing is opened or started yet: see :meth:`ready`)."""
@@ -207,7 +215,8 @@ class AssistantApp(ExtensionApp):
         self.rate_limiter = RateLimiter(self._rate_limit_storage(),
                                         chat=self.chat_rate_limit, write=self.write_rate_limit)
         self.traces = TraceRegistry(self.traces_dir or
-                                    Path(jupyter_data_dir()) / "jupyter_assistant" / "traces")
+                                    Path(jupyter_data_dir()) / "jupyter_assistant" / "traces",
+                                    max_bytes=self.max_trace_bytes)
         self.turns = TurnRegistry(self.store)
         self._assistants: dict[str, Assistant] = {}
         self.assistant = self._make_assistant(self.model or None)
@@ -304,6 +313,23 @@ class AssistantApp(ExtensionApp):
         await self.ready()
         if self.shared_store:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        self._stop_on_sigint(serverapp)
+
+    def _stop_on_sigint(self, serverapp: Any) -> None:
+        """Make SIGINT stop the server as SIGTERM does when no one can be asked.
+
+        With a terminal, Jupyter asks before it stops on Ctrl-C (then stops cleanly). Without
+        one (a service, a container, ``kill -INT``) it leaves SIGINT to Python's
+        ``KeyboardInterrupt``, which breaks out of the event loop without stopping the
+        extensions: running turns would be cut off instead of ending ``cancelled``. Here
+        SIGINT then goes to ``ServerApp._signal_stop``, Jupyter's SIGTERM handler (the one
+        JupyterHub installs for SIGINT too). A handler someone else installed is kept.
+        """
+        stop = getattr(serverapp, "_signal_stop", None)
+        if (stop is None or threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            return
+        signal.signal(signal.SIGINT, stop)
 
     async def _sweep(self) -> None:
         """On a shared store, keep marking the sessions of servers that died."""
@@ -316,9 +342,20 @@ class AssistantApp(ExtensionApp):
                 self.log.exception("jupyter-assistant: interrupted-session sweep failed")
 
     async def stop_extension(self) -> None:
-        """Cancel running turns (each ends ``cancelled``), then close the store."""
+        """Cancel running turns (each ends ``cancelled``), then close the store.
+
+        Idempotent and safe to call concurrently (a second SIGTERM makes Jupyter run its
+        cleanup twice): every call waits for the one shutdown, which runs in a task of its
+        own, so it completes even when the server's event loop stops under the caller.
+        """
         if not hasattr(self, "turns"):  # initialize_settings failed: nothing was built
             return
+        if self._stopping is None or (self._stopping.done() and self._is_ready):
+            self._stopping = asyncio.get_running_loop().create_task(
+                self._stop_services(), name="jupyter-assistant-stop")
+        await asyncio.shield(self._stopping)
+
+    async def _stop_services(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -375,16 +375,20 @@ class SQLiteStore(SQLiteTelemetry):
         """Append ``event`` to its session's log, keyed by ``(session_id, seq)``; an event
         whose ``seq`` is stored already is ignored (idempotent). Renews the TTL.
         ``NotFoundError`` if the session is unknown or expired."""
+        known_id(event.session_id, "session")
         payload = _dumps(event.to_dict())
 
         def fn(conn: sqlite3.Connection) -> None:
-            self._live_session(conn, event.session_id)
+            # one UPDATE both checks that the session is live and renews it (no SELECT
+            # first: this runs for every streamed event); a miss rolls the transaction back
+            t = now()
+            if conn.execute("UPDATE sessions SET last_seq = MAX(last_seq, ?), updated_at = ?, "
+                            "expires_at = ? WHERE id = ? AND expires_at > ?",
+                            (event.seq, t, t + self.session_ttl, event.session_id, t)
+                            ).rowcount != 1:
+                raise NotFoundError(f"session {event.session_id!r} not found")
             conn.execute("INSERT OR IGNORE INTO session_events (session_id, seq, event) "
                          "VALUES (?, ?, ?)", (event.session_id, event.seq, payload))
-            t = now()
-            conn.execute("UPDATE sessions SET last_seq = MAX(last_seq, ?), updated_at = ?, "
-                         "expires_at = ? WHERE id = ?",
-                         (event.seq, t, t + self.session_ttl, event.session_id))
 
         await self._run(fn, write=True)
 

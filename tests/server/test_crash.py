@@ -1,5 +1,6 @@
 """Crash safety: ``kill -9`` a real ``jupyter server`` mid-stream, restart it on the same
-SQLite store, and find everything that was completed, with the cut turn marked interrupted."""
+SQLite store, and find everything that was completed, with the cut turn marked interrupted.
+Shutdown: SIGTERM / SIGINT stop it cleanly, the running turn ending ``cancelled``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -189,3 +191,60 @@ def test_kill_9_mid_stream_then_restart(tmp_path: Path, server_env: Any) -> None
         assert sent[-1]["content"][-1] == {"type": "text", "text": "again"}
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_cancels_the_running_turn_and_closes_the_store(
+        tmp_path: Path, server_env: Any, sig: signal.Signals) -> None:
+    from jupyter_assistant.store import SQLiteStore
+
+    env, peer = server_env
+    peer.script(Reply.text(ANSWER, chunks=200, delay=0.05))
+    server = JupyterServer(tmp_path, env).start()
+    try:
+        seen: list[dict[str, Any]] = []
+        signalled = False
+        with server.stream("POST", "chat", json={"message": "stop me"}) as r:
+            assert r.status_code == 200
+            try:
+                for frame in sse_frames(r):
+                    seen.append(frame)
+                    if [f["event"] for f in seen].count("text_delta") == 3 and not signalled:
+                        # twice, as an impatient user or a supervisor does: Jupyter then
+                        # runs its cleanup twice at once (stdin is no terminal: no prompt)
+                        assert server.proc is not None
+                        os.kill(server.proc.pid, sig)
+                        os.kill(server.proc.pid, sig)
+                        signalled = True
+            except httpx2.TransportError:
+                pass
+        assert server.proc is not None
+        try:
+            code = server.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the server did not exit:\n" + server.log()) from None
+        assert code == 0 and "Traceback" not in server.log(), server.log()
+        assert seen[-1]["event"] == "cancelled"  # the client got the end of the turn
+    finally:
+        server.stop()
+    sid = seen[0]["data"]["session_id"]
+    cid = seen[0]["data"]["data"]["conversation_id"]
+
+    async def stored() -> tuple[Any, list[Any], list[Any]]:
+        store = SQLiteStore(tmp_path / "assistant.db")
+        await store.open()
+        try:
+            return (await store.get_session("local", sid), await store.events_after(sid, 0),
+                    (await store.list_messages("local", cid)).items)
+        finally:
+            await store.aclose()
+
+    session, events, messages = anyio.run(stored)
+    assert session.status == "cancelled"
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.to_dict() for e in events[:len(seen)]] == [f["data"] for f in seen]
+    assert events[-1].type == "cancelled" and events[-1].data["reason"] == "shutdown"
+    assert not [e for e in events if e.type in ("message_complete", "error")]
+    assert [m.role for m in messages][:1] == ["user"]
+    assert not [m for m in messages if m.role == "assistant"
+                and m.metadata.get("status", "complete") == "complete"]
