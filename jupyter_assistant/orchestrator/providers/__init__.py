@@ -22,6 +22,7 @@ from ._base import (
     ToolUsePart,
     ToolUseStartPart,
     Usage,
+    tool_use_from_json,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,6 +41,7 @@ __all__ = [
     "Usage",
     "create_provider",
     "default_model_spec",
+    "tool_use_from_json",
 ]
 
 #: provider prefix -> "module:class" (imported lazily by :func:`create_provider`).

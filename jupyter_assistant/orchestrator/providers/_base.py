@@ -13,6 +13,7 @@ before any output was streamed) and never swallows an error. A stream that ends 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ __all__ = [
     "ToolUsePart",
     "ToolUseStartPart",
     "Usage",
+    "tool_use_from_json",
 ]
 
 
@@ -94,6 +96,27 @@ class ToolUsePart:
     name: str
     input: dict[str, Any]
     input_error: str | None = None
+
+
+def tool_use_from_json(id: str, name: str, raw: str) -> ToolUsePart:
+    """A complete :class:`ToolUsePart` from the input JSON text the model streamed (Anthropic
+    ``input_json_delta`` fragments, OpenAI ``function.arguments`` fragments, joined).
+
+    Empty text is the empty object. Text that is not JSON, or JSON that is not an object,
+    gives ``input={}`` and ``input_error`` naming the problem and quoting the text (at most
+    200 characters), so the loop can answer with an ``is_error`` ``tool_result``.
+    """
+    value: Any = {}
+    error = None
+    if raw.strip():
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            error = f"the tool input is not valid JSON ({exc}): {raw[:200]!r}"
+        else:
+            if not isinstance(value, dict):
+                error = f"the tool input must be a JSON object, got {raw[:200]!r}"
+    return ToolUsePart(id=id, name=name, input={} if error else value, input_error=error)
 
 
 @dataclass

@@ -64,9 +64,9 @@ from ._base import (
     ModelRequest,
     StreamPart,
     TextPart,
-    ToolUsePart,
     ToolUseStartPart,
     Usage,
+    tool_use_from_json,
 )
 from ._client import LoopBoundClient
 
@@ -338,22 +338,10 @@ class _StreamState:
         block = self.blocks.get(index)
         if not block or block.get("type") != "tool_use":
             return []
-        raw = self.json_bufs.pop(index, "")
-        value: Any = {}
-        error = None
-        if raw.strip():
-            try:
-                value = json.loads(raw)
-            except ValueError as exc:
-                error = f"the tool input is not valid JSON ({exc}): {raw[:200]!r}"
-            else:
-                if not isinstance(value, dict):
-                    error = f"the tool input must be a JSON object, got {raw[:200]!r}"
-        if error:
-            value = {}
-        block["input"] = value
+        part = tool_use_from_json(block["id"], block["name"], self.json_bufs.pop(index, ""))
+        block["input"] = part.input
         self.output_started = True
-        return [ToolUsePart(id=block["id"], name=block["name"], input=value, input_error=error)]
+        return [part]
 
     def _on_message_delta(self, payload: dict[str, Any]) -> list[StreamPart]:
         delta = payload.get("delta") or {}

@@ -49,6 +49,7 @@ from ._base import (
     ToolUsePart,
     ToolUseStartPart,
     Usage,
+    tool_use_from_json,
 )
 from ._client import LoopBoundClient
 
@@ -205,17 +206,7 @@ class _ToolCall:
         self.started = False
 
     def finish(self) -> ToolUsePart:
-        raw, value, error = self.arguments, {}, None
-        if raw.strip():
-            try:
-                value = json.loads(raw)
-            except ValueError as exc:
-                error = f"the tool arguments are not valid JSON ({exc}): {raw[:200]!r}"
-            else:
-                if not isinstance(value, dict):
-                    error = f"the tool arguments must be a JSON object, got {raw[:200]!r}"
-        return ToolUsePart(id=self.id, name=self.name, input={} if error else value,
-                           input_error=error)
+        return tool_use_from_json(self.id, self.name, self.arguments)
 
 
 class OpenAIProvider(ModelProvider):
