@@ -233,8 +233,9 @@ def load_trace(
     """Load a performance trace into a :class:`Trace`.
 
     ``source`` is a file path, a folder of per-rank trace files (every ``*.json`` /
-    ``*.gz`` directly inside it, as Holistic Trace Analysis reads a trace folder), bytes, or
-    a file object. Gzip is detected for every format. ``format`` forces a reader (a key of
+    ``*.gz`` directly inside it, as Holistic Trace Analysis reads a trace folder), bytes, a
+    file object, or JSON text itself (a ``str`` that is not an existing path and starts with
+    ``[`` or ``{``). Gzip is detected for every format. ``format`` forces a reader (a key of
     :data:`FORMATS`); by default it is detected from the content.
 
     ``max_bytes`` bounds the uncompressed size (default 2 GiB).
@@ -248,8 +249,10 @@ def load_trace(
     never cached.
 
     Raises :class:`~jupyter_assistant.exceptions.TraceFormatError` naming the file, the
-    position and the problem for anything it cannot read.
+    position and the problem for anything it cannot read (an empty path string included).
     """
+    if isinstance(source, str) and not source.strip():
+        raise TraceFormatError("<str>", None, "the path is empty")
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
         folder = Path(source)
         files = sorted(p for p in folder.iterdir()
@@ -258,7 +261,7 @@ def load_trace(
             raise TraceFormatError(str(folder), None, "the folder holds no *.json or *.gz file")
         return _cached(files, format, cache,
                        lambda: _load_folder(files, str(folder), format, max_bytes))
-    if isinstance(source, str) and not os.path.exists(source) and source.lstrip()[:1] in "[{":
+    if isinstance(source, str) and not os.path.exists(source) and source.lstrip()[:1] in ("[", "{"):
         source = source.encode()
     if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
         path = Path(source)

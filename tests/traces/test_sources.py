@@ -78,3 +78,21 @@ def test_a_folder_of_gzipped_and_plain_ranks(shared_traces: Path, tmp_path: Path
     both = load_trace(tmp_path, cache=False)
     assert both.metadata["ranks"] == [0, 1]
     assert len(both.events) == sum(len(load_trace(p, cache=False).events) for p in ranks)
+
+
+def test_empty_path_string_is_refused_not_read_as_the_current_folder() -> None:
+    import pytest
+
+    from jupyter_assistant import TraceFormatError, load_trace
+
+    with pytest.raises(TraceFormatError, match="the path is empty"):
+        load_trace("")
+    with pytest.raises(TraceFormatError, match="the path is empty"):
+        load_trace("   ")
+
+
+def test_json_text_is_accepted_as_a_source() -> None:
+    from jupyter_assistant import load_trace
+
+    trace = load_trace('[{"ph": "X", "name": "a", "ts": 0, "dur": 5, "pid": 1, "tid": 1}]')
+    assert trace.events["name"].tolist() == ["a"] and trace.events["dur"].tolist() == [5.0]
