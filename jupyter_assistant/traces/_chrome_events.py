@@ -21,7 +21,9 @@ Rules (Trace Event Format spec, "Trace Event Format", Google):
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -32,11 +34,11 @@ import numpy as np
 
 from ..exceptions import TraceFormatError
 
-__all__ = ["PROFILE_NAMES", "ChromeEvents", "IdMap", "Interner", "Warnings"]
+__all__ = ["ARG_INT_KEYS", "PROFILE_NAMES", "ChromeEvents", "IdMap", "Interner", "Warnings",
+           "arg_ints"]
 
 PROFILE_NAMES = frozenset({"Profile", "ProfileChunk", "CpuProfile"})
 _INT = re.compile(r"\s*-?\d+\s*")
-_FLOW_PHASES = frozenset({"s", "t", "f"})
 _MISSING = object()
 
 
@@ -166,9 +168,15 @@ class ChromeEvents:
         self.x_args: list[Any] = []
         self.be: dict[tuple[int, int], list[tuple[Any, ...]]] = {}
         self.async_events: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-        self.instants: list[tuple[Any, ...]] = []
+        self.instants: list[tuple[Any, ...]] = []  # rows, from the one-by-one path
+        self.instant_parts: list[tuple[Any, ...]] = []  # columns, from bulk chunks
         self.counters: list[tuple[Any, ...]] = []
         self.flows: list[tuple[Any, ...]] = []
+        self.flow_names, self.flow_cats, self.flow_ph = (Interner(""), Interner(""),
+                                                         Interner(""))
+        #: per ``X`` chunk: ``{column: int64 array}`` of :data:`ARG_INT_KEYS`, or the
+        #: chunk's length when no event of it carries any of those keys
+        self.x_arg_ints: list[dict[str, np.ndarray] | int] = []
         self.profiles: list[tuple[Any, ...]] = []
         self.async_tracks: dict[int, tuple[int, str]] = {}  # tid -> (pid, first slice name)
         self.process_names: dict[int, str] = {}
@@ -180,6 +188,8 @@ class ChromeEvents:
         self.warnings = Warnings()
         self.missing_dur = 0
         self.n_events = 0
+        self._no_args = False
+        self._text: bytes | None = None
 
     # -- helpers ---------------------------------------------------------------------
     def _bad(self, index: int, problem: str) -> TraceFormatError:
@@ -215,7 +225,8 @@ class ChromeEvents:
             if x is None and key == "dur":
                 x = self._missing_dur(events[k], where(k))
             elif x is None:
-                raise self._bad(where(k), f"the 'X' event has no '{key}'")
+                raise self._bad(where(k), f"the {_show(events[k].get('ph'))} event has no "
+                                          f"'{key}'")
             out[k] = x
         return out
 
@@ -245,44 +256,87 @@ class ChromeEvents:
         if not set(map(type, ph)) <= _PH_TYPES:  # a list or number as "ph": unknown phase
             ph = [p if p is None or isinstance(p, str) else repr(p) for p in ph]
         self._no_args = text is not None and b'"args"' not in text
+        self._text = text
+        try:
+            self._add_events(first, events, ph)
+        finally:
+            self._text = None
+
+    def _add_events(self, first: int, events: list[dict[str, Any]], ph: list[Any]) -> None:
         if ph.count("X") == len(events):
             self._add_x(events, first, None)
             return
-        xpos = [i for i, p in enumerate(ph) if p == "X"]
+        kinds = np.fromiter(map(_PH_KIND.__getitem__, ph), np.int8, count=len(ph))
+        groups = [np.flatnonzero(kinds == k).tolist() for k in range(4)]
+        xpos, fpos, ipos, rest = groups
         if xpos:
             self._add_x([events[i] for i in xpos], first, xpos)
-        rest = [i for i, p in enumerate(ph) if p != "X"]
-        flows = [i for i in rest if ph[i] in _FLOW_PHASES]
-        if flows:
-            self._add_flows([events[i] for i in flows], first, flows)
+        if fpos:
+            self._add_flows([events[i] for i in fpos], first, fpos)
+        if ipos:
+            ie = [events[i] for i in ipos]
+            try:
+                profiles = not PROFILE_NAMES.isdisjoint(_values(ie, "name"))
+            except TypeError:  # an unhashable name: let the one-by-one path sort it out
+                profiles = True
+            if profiles:
+                rest = sorted(rest + ipos)
+            else:
+                self._add_instants(ie, first, ipos)
         for i in rest:
-            p = ph[i]
-            if p not in _FLOW_PHASES:
-                self._other(p, events[i], first + i)
+            self._other(ph[i], events[i], first + i)
 
     def _add_flows(self, fe: list[dict[str, Any]], first: int, pos: list[int]) -> None:
         """Flow events in bulk (Kineto writes one ``s`` and one ``f`` per kernel launch)."""
-        ts = self._floats([e.get("ts") for e in fe], "ts", lambda k: first + pos[k], fe)
-        ids = [e.get("id") for e in fe]
+        n = len(fe)
+        ts = self._float_column(fe, "ts", lambda k: first + pos[k])
+        ids = _values(fe, "id")
         if None in ids:
             ids = [v if v is not None else _event_id(e) for v, e in zip(ids, fe, strict=True)]
-        self.flows.append((ids, [e.get("cat") for e in fe], [e.get("name") for e in fe],
-                           [e.get("ph") for e in fe],
-                           self.pids.array([e.get("pid") for e in fe]),
-                           self.tids.array([e.get("tid") for e in fe]), ts,
-                           [e.get("bp") == "e" for e in fe]))
+        bp = np.fromiter(map(_IS_E, _values(fe, "bp")), dtype=bool, count=n)
+        self.flows.append((ids, self.flow_cats.codes(_values(fe, "cat")),
+                           self.flow_names.codes(_values(fe, "name")),
+                           self.flow_ph.codes(_values(fe, "ph")),
+                           self._int_column(fe, "pid", self.pids),
+                           self._int_column(fe, "tid", self.tids), ts, bp))
+
+    def _add_instants(self, ie: list[dict[str, Any]], first: int, pos: list[int]) -> None:
+        """``i``/``I``/``R`` events in bulk (Kineto writes one per memory event)."""
+        ts = self._float_column(ie, "ts", lambda k: first + pos[k])
+        scope = _values(ie, "s")
+        try:
+            ok = set(scope) <= _SCOPES
+        except TypeError:  # an unhashable value
+            ok = False
+        if not ok:
+            scope = [v if isinstance(v, str) and v in _SCOPES else "t" for v in scope]
+        if self._no_args:
+            args: list[Any] = [None] * len(ie)
+        else:
+            args = [e.get("args") or None for e in ie]
+            if not set(map(type, args)) <= _ARG_TYPES:
+                args = [a if isinstance(a, dict) else None for a in args]
+        self.instant_parts.append((_values(ie, "name"), _values(ie, "cat"),
+                                   self._int_column(ie, "pid", self.pids),
+                                   self._int_column(ie, "tid", self.tids), ts, scope, args))
+
+    def _float_column(self, es: list[dict[str, Any]], key: str,
+                      where: Callable[[int], int]) -> np.ndarray:
+        a = _fast_floats(es, key, len(es))
+        return a if a is not None else self._floats(_values(es, key), key, where, es)
+
+    @staticmethod
+    def _int_column(es: list[dict[str, Any]], key: str, ids: IdMap) -> np.ndarray:
+        a = _fast_ints(es, key, len(es))
+        return a if a is not None else ids.array(_values(es, key))
 
     def _add_x(self, xs: list[dict[str, Any]], first: int, xpos: list[int] | None) -> None:
         def where(k: int) -> int:
             return first + (k if xpos is None else xpos[k])
 
         n = len(xs)
-        ts = _fast_floats(xs, "ts", n)
-        if ts is None:
-            ts = self._floats([e.get("ts") for e in xs], "ts", where, xs)
-        dur = _fast_floats(xs, "dur", n)
-        if dur is None:
-            dur = self._floats([e.get("dur") for e in xs], "dur", where, xs)
+        ts = self._float_column(xs, "ts", where)
+        dur = self._float_column(xs, "dur", where)
         neg = np.flatnonzero(dur < 0)
         if neg.size:
             k = int(neg[0])
@@ -294,21 +348,19 @@ class ChromeEvents:
             k = int(far[0])
             raise self._bad(where(k), f"'X' event {_show(xs[k].get('name'))} ends out of "
                                       "range ('ts' + 'dur' overflows)")
-        pid = _fast_ints(xs, "pid", n)
-        if pid is None:
-            pid = self.pids.array([e.get("pid") for e in xs])
-        tid = _fast_ints(xs, "tid", n)
-        if tid is None:
-            tid = self.tids.array([e.get("tid") for e in xs])
+        pid = self._int_column(xs, "pid", self.pids)
+        tid = self._int_column(xs, "tid", self.tids)
         name = self.names.codes(_values(xs, "name"))
         cat = self.cats.codes(_values(xs, "cat"))
         if self._no_args:
             self.x_args.extend([None] * n)
+            self.x_arg_ints.append(n)
         else:
             args = [e.get("args") or None for e in xs]
             if not set(map(type, args)) <= _ARG_TYPES:
                 args = [a if a is None or isinstance(a, dict) else {"value": a} for a in args]
             self.x_args.extend(args)
+            self.x_arg_ints.append(arg_ints(args, self._text))
         self.x_parts.append((name, cat, pid, tid, ts, dur))
 
     def _other(self, p: Any, e: dict[str, Any], g: int) -> None:
@@ -409,6 +461,74 @@ class ChromeEvents:
 
 
 _ARG_TYPES = frozenset({dict, type(None)})
+_SCOPES = frozenset({"g", "p", "t"})
+_IS_E = functools.partial(operator.eq, "e")
+
+
+class _PhaseKinds(dict[Any, int]):
+    """``ph`` -> 0 ``X``, 1 flow, 2 instant, 3 anything else (handled one by one)."""
+
+    def __missing__(self, key: Any) -> int:
+        return 3
+
+
+_PH_KIND = _PhaseKinds({"X": 0, "s": 1, "t": 1, "f": 1, "i": 2, "I": 2, "R": 2})
+
+#: Integer ``args`` that become columns of a Kineto trace: column -> the ``args`` keys
+#: read, first present wins (old traces write ``external id``).
+ARG_INT_KEYS: dict[str, tuple[str, ...]] = {
+    "correlation": ("correlation",),
+    "external_id": ("External id", "external id"),
+    "stream": ("stream",),
+}
+
+
+def arg_ints(args: list[dict[str, Any] | None], text: bytes | None = None
+             ) -> dict[str, np.ndarray] | int:
+    """The :data:`ARG_INT_KEYS` of each ``args`` dict as int64 columns (-1 where absent or
+    not a number; floats are truncated). ``text``, the JSON the dicts were parsed from, lets
+    a chunk that holds none of the keys skip the look-ups: then ``len(args)`` is returned."""
+    keys = [k for ks in ARG_INT_KEYS.values() for k in ks]
+    if text is not None and not any(f'"{k}"'.encode() in text for k in keys):
+        return len(args)
+    out = {}
+    for column, (key, *alts) in ARG_INT_KEYS.items():
+        if alts and (text is None or any(f'"{a}"'.encode() in text for a in alts)):
+            values: Any = [_first_of(a, (key, *alts)) for a in args]
+        elif None in args:
+            values = [a.get(key, -1) if a is not None else -1 for a in args]
+        else:
+            values = [a.get(key, -1) for a in args]  # type: ignore[union-attr]
+        try:
+            out[column] = np.array(values, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            out[column] = _ints(values)
+    return out
+
+
+def _first_of(a: dict[str, Any] | None, keys: tuple[str, ...]) -> Any:
+    if a is None:
+        return -1
+    for k in keys:
+        if k in a:
+            return a[k]
+    return -1
+
+
+def _ints(values: list[Any]) -> np.ndarray:
+    """Integers, -1 where missing or not a finite number (floats truncated)."""
+    out = np.full(len(values), -1, dtype=np.int64)
+    for i, v in enumerate(values):
+        if isinstance(v, bool):
+            out[i] = int(v)
+            continue
+        try:
+            x = float(v)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if math.isfinite(x) and abs(x) < 2.0**63:
+            out[i] = int(x)
+    return out
 _PH_TYPES = frozenset({str, type(None)})
 
 

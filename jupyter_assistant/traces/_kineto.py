@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._rows import rows_in
+
 __all__ = ["DEVICE_CATS", "KINETO_CATS", "device_threads", "is_kineto", "kineto_columns",
            "kineto_metadata"]
 
@@ -50,34 +52,21 @@ def device_threads(events: pd.DataFrame, process_labels: dict[int, str],
     return set(zip(pairs["pid"].tolist(), pairs["tid"].tolist(), strict=True))
 
 
-def _ints(values: list[Any]) -> np.ndarray:
-    """Integers, -1 where missing or not a number."""
-    try:
-        a = np.array(values, dtype=np.float64)  # None -> nan
-    except (TypeError, ValueError, OverflowError):
-        a = np.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"),
-                     dtype=np.float64)
-    if a.ndim != 1:
-        a = np.full(len(values), np.nan)
-    a[~np.isfinite(a)] = -1
-    return a.astype(np.int64)
-
-
-def kineto_columns(events: pd.DataFrame, devices: set[tuple[int, int]], rank: int) -> None:
+def kineto_columns(events: pd.DataFrame, devices: set[tuple[int, int]], rank: int,
+                   arg_columns: dict[str, np.ndarray]) -> None:
     """Add ``correlation``, ``external_id``, ``stream`` and ``rank`` (int64, -1 when absent;
-    ``stream`` is -1 on host rows and ``args.stream`` or the ``tid`` on device rows)."""
-    args = events["args"].tolist()
-    corr = [a.get("correlation") if a is not None else None for a in args]
-    ext = [(a.get("External id", a.get("external id"))) if a is not None else None
-           for a in args]
-    events["correlation"] = _ints(corr)
-    events["external_id"] = _ints(ext)
+    ``stream`` is -1 on host rows and ``args.stream`` or the ``tid`` on device rows).
+
+    ``arg_columns`` holds the integer ``args`` of every row of ``events`` (in its order):
+    ``correlation``, ``external_id`` and ``stream`` (see
+    :data:`~jupyter_assistant.traces._chrome_events.ARG_INT_KEYS`).
+    """
+    events["correlation"] = arg_columns["correlation"]
+    events["external_id"] = arg_columns["external_id"]
     if devices:
-        keys = pd.MultiIndex.from_arrays([events["pid"].to_numpy(), events["tid"].to_numpy()])
-        on_dev = keys.isin(list(devices))
-        stream_arg = _ints([a.get("stream") if a is not None else None for a in args])
-        tid = events["tid"].to_numpy()
-        stream = np.where(stream_arg >= 0, stream_arg, tid)
+        on_dev = rows_in([events["pid"].to_numpy(), events["tid"].to_numpy()], devices)
+        stream_arg = arg_columns["stream"]
+        stream = np.where(stream_arg >= 0, stream_arg, events["tid"].to_numpy())
         events["stream"] = np.where(on_dev, stream, -1).astype(np.int64)
     else:
         events["stream"] = np.full(len(events), -1, dtype=np.int64)

@@ -47,29 +47,37 @@ _TRACE_SUFFIXES = (".json", ".gz", ".json.gz")
 
 
 def _inflate(data: bytes, source: str, max_bytes: int) -> bytes:
-    """Gunzip ``data`` (all members), refusing output over ``max_bytes``."""
-    out = bytearray()
+    """Gunzip ``data`` (all members), refusing output over ``max_bytes``.
+
+    Each member is inflated with an output limit of what is left of ``max_bytes`` + 1, so a
+    gzip bomb stops at the limit. A single-member file (the usual case) is returned as the
+    inflater's own output, without another copy of the uncompressed bytes."""
+    pieces: list[bytes] = []
+    size = 0
     buf = data
     while buf[:2] == _GZIP_MAGIC:
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            chunk = d.decompress(buf, max_bytes + 1 - len(out))
-            out += chunk
-            while d.unconsumed_tail and len(out) <= max_bytes:
-                out += d.decompress(d.unconsumed_tail, max_bytes + 1 - len(out))
+            piece = d.decompress(buf, max_bytes + 1 - size)
+            pieces.append(piece)
+            size += len(piece)
+            while d.unconsumed_tail and size <= max_bytes:
+                piece = d.decompress(d.unconsumed_tail, max_bytes + 1 - size)
+                pieces.append(piece)
+                size += len(piece)
         except zlib.error as exc:
             raise TraceFormatError(source, f"compressed byte {len(data) - len(buf)}",
                                    f"corrupt gzip data ({exc})") from None
-        if len(out) > max_bytes:
+        if size > max_bytes:
             raise TraceFormatError(
                 source, None,
                 f"uncompressed size exceeds the limit of {max_bytes:,} bytes "
                 "(raise max_bytes to load it)")
         if not d.eof:
-            raise TraceFormatError(source, f"uncompressed byte {len(out)}",
+            raise TraceFormatError(source, f"uncompressed byte {size}",
                                    "truncated gzip file (the compressed stream ends early)")
         buf = d.unused_data.lstrip(b"\x00")
-    return bytes(out)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str]:

@@ -53,7 +53,7 @@ import pandas as pd
 
 from ..exceptions import TraceFormatError
 from ._begin_end import match_begin_end
-from ._chrome_events import ChromeEvents
+from ._chrome_events import ARG_INT_KEYS, ChromeEvents, arg_ints
 from ._devtools import clip_to_traced, profile_event_slices, stack_frame_samples
 from ._flows import bind_to_slices
 from ._jsonchunks import parse_events
@@ -151,6 +151,14 @@ def _matched(ev: ChromeEvents, x: dict[str, Any], extra: _Extra) -> int:
     return repaired
 
 
+def _arg_int_columns(ev: ChromeEvents, extra: _Extra) -> dict[str, np.ndarray]:
+    """The :data:`ARG_INT_KEYS` columns of every slice, ``X`` slices first (as ``_columns``)."""
+    parts = [*ev.x_arg_ints, arg_ints(extra.cols["args"])]
+    ev.x_arg_ints = []
+    return {c: np.concatenate([p[c] if isinstance(p, dict) else np.full(p, -1, dtype=np.int64)
+                               for p in parts]) for c in ARG_INT_KEYS}
+
+
 def _columns(ev: ChromeEvents, x: dict[str, Any], extra: _Extra) -> dict[str, Any]:
     e = extra.cols
     names = np.concatenate([x["name"], np.array([ev.names.code(v) for v in e["name"]],
@@ -203,7 +211,11 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
     for cols in slices + more:
         extra.add(cols)
     columns = _columns(ev, x, extra)
-    del x, extra
+    cat_names = [str(c) for c in ev.cats.categories]
+    kineto = is_kineto(header, cat_names)
+    arg_columns = _arg_int_columns(ev, extra) if kineto else {}
+    columns.update({f"arg:{k}": v for k, v in arg_columns.items()})
+    del x, extra, arg_columns
     far = np.flatnonzero(~np.isfinite(columns["dur"]))
     if far.size:  # B/E or samples whose 'ts' values are more than ~1.8e308 µs apart
         k = int(far[0])
@@ -212,8 +224,7 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
                                "its duration overflows (the 'ts' values are out of range)")
     events = build_slice_table(columns)
     del columns
-    cat_names = [str(c) for c in ev.cats.categories]
-    kineto = is_kineto(header, cat_names)
+    arg_columns = {k: events.pop(f"arg:{k}").to_numpy() for k in ARG_INT_KEYS if kineto}
     devtools = bool(ev.profiles) or any("devtools.timeline" in c for c in cat_names) or (
         isinstance(header.get("metadata"), dict) and header["metadata"].get("source") == "DevTools")
     fmt = "kineto" if kineto else "devtools" if devtools else "chrome"
@@ -223,9 +234,11 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
         meta.update(kineto_metadata(header, [str(n) for n in ev.names.categories],
                                     ev.warnings.add))
         devices = device_threads(events, ev.process_labels, ev.process_names)
-        kineto_columns(events, devices, meta["rank"] if meta["rank"] is not None else 0)
+        kineto_columns(events, devices, meta["rank"] if meta["rank"] is not None else 0,
+                       arg_columns)
     flows = _flows(ev, events)
-    threads = _threads(ev, events, devices, meta.get("rank") or 0)
+    instants = _instants(ev)
+    threads = _threads(ev, events, instants, devices, meta.get("rank") or 0)
     dtu = header.get("displayTimeUnit")
     par = events["parent"].to_numpy()
     rows = np.flatnonzero(par >= 0)
@@ -244,13 +257,11 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
         meta["cpu_profile"] = {"profiles": len(slices) + len(more),
                                "samples": int(sum(len(s) for s in samples + more_samples)),
                                "clipped": clipped}
-    instant_cols = {**INSTANT_COLUMNS, "args": "object"}
     return Trace(
         events=events,
         threads=threads,
         counters=_frame(ev.counters, COUNTER_COLUMNS),
-        instants=_frame([(_text(n, "(unnamed)"), _text(c, ""), *rest)
-                         for n, c, *rest in ev.instants], instant_cols),
+        instants=instants,
         flows=flows,
         samples=(pd.concat(samples + more_samples, ignore_index=True)
                  if samples or more_samples else None),
@@ -274,36 +285,65 @@ def _small_header(header: dict[str, Any], limit: int = 16_384) -> dict[str, Any]
     return out
 
 
+def _instants(ev: ChromeEvents) -> pd.DataFrame:
+    """:attr:`Trace.instants`: the bulk-read columns, then the rows read one by one."""
+    parts = list(ev.instant_parts)
+    if ev.instants:
+        parts.append(tuple(list(col) for col in zip(*ev.instants, strict=True)))
+    ev.instant_parts, ev.instants = [], []
+    if not parts:
+        return empty_frame({**INSTANT_COLUMNS, "args": "object"})
+    names, cats, pids, tids, ts, scope, args = (
+        [v for part in parts for v in part[i]] for i in (0, 1, 2, 3, 4, 5, 6))
+    return pd.DataFrame({
+        "name": pd.Series([v if type(v) is str else _text(v, "(unnamed)") for v in names],
+                          dtype=object),
+        "cat": pd.Series([v if type(v) is str else _text(v, "") for v in cats], dtype=object),
+        "pid": np.asarray(pids, dtype=np.int64),
+        "tid": np.asarray(tids, dtype=np.int64),
+        "ts": np.asarray(ts, dtype=np.float64),
+        "scope": pd.Series(scope, dtype=object),
+        "args": pd.Series(args, dtype=object),
+    })
+
+
 def _flows(ev: ChromeEvents, events: pd.DataFrame) -> pd.DataFrame:
     if not ev.flows:
         return empty_frame(FLOW_COLUMNS)
     parts = list(zip(*ev.flows, strict=True))
     ev.flows = []
-    ident, cat, name, ph = ([v for part in col for v in part] for col in parts[:4])
-    pid_a, tid_a, ts_a = (np.concatenate(col) for col in parts[4:7])
-    bp = np.concatenate([np.asarray(b, dtype=bool) for b in parts[7]])
-    enclosing = (np.asarray(ph, dtype=object) != "f") | bp
+    ident = [str(v) for part in parts[0] for v in part]
+    cat, name, ph = (np.concatenate(col) for col in parts[1:4])
+    pid_a, tid_a, ts_a, bp = (np.concatenate(col) for col in parts[4:8])
+    ph_f = ev.flow_ph.codes_of.get("f", -1)
+    enclosing = (ph != ph_f) | bp
     rows = bind_to_slices(events["pid"].to_numpy(), events["tid"].to_numpy(),
                           events["ts"].to_numpy(), events["end"].to_numpy(),
                           events["parent"].to_numpy(), pid_a, tid_a, ts_a, enclosing)
     return pd.DataFrame({
-        "id": pd.Series(ident, dtype=object).astype(str).astype(object),
-        "cat": pd.Categorical([_text(c, "") for c in cat]),
-        "name": pd.Categorical([_text(n, "") for n in name]),
-        "ph": pd.Categorical(ph),
+        "id": pd.Series(ident, dtype=object),
+        "cat": _from_codes(cat, ev.flow_cats),
+        "name": _from_codes(name, ev.flow_names),
+        "ph": _from_codes(ph, ev.flow_ph),
         "pid": pid_a, "tid": tid_a, "ts": ts_a, "slice": rows,
     })
 
 
-def _threads(ev: ChromeEvents, events: pd.DataFrame, devices: set[tuple[int, int]],
-             rank: int) -> pd.DataFrame:
+def _from_codes(codes: np.ndarray, interner: Any) -> Any:
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(interner.categories),
+                                     validate=False)
+
+
+def _threads(ev: ChromeEvents, events: pd.DataFrame, instants: pd.DataFrame,
+             devices: set[tuple[int, int]], rank: int) -> pd.DataFrame:
     pairs: dict[tuple[int, int], None] = {}
+    on_thread = instants.loc[instants["scope"] == "t", ["pid", "tid"]].drop_duplicates()
+    instant_threads = zip(on_thread["pid"].tolist(), on_thread["tid"].tolist(), strict=True)
     if len(events):
         u = events[["pid", "tid"]].drop_duplicates()
         pairs.update(dict.fromkeys(zip(u["pid"].tolist(), u["tid"].tolist(), strict=True)))
-    for _, _, p, t, _, scope, _ in ev.instants:
-        if scope == "t":  # global and process-wide instants are on no thread
-            pairs.setdefault((p, t))
+    for p, t in instant_threads:  # global and process-wide instants are on no thread
+        pairs.setdefault((p, t))
     pairs.update(dict.fromkeys(ev.thread_names))
     pairs.update(dict.fromkeys(ev.thread_sort))
     tracks = ev.async_tracks

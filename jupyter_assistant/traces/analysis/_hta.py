@@ -47,6 +47,9 @@ _MEMORY_RE = re.compile(r"(^Memcpy)|(^Memset)|(^dma)")
 _NOT_COMPUTE_RE = re.compile(r"(^nccl.*Kernel)|(.*(Memcpy)|(Memset))|(.*Sync)")
 _SYNC_NAMES = ("Event Sync", "Context Sync")
 
+#: The columns of ``Trace.events`` read here.
+_READ = frozenset({"name", "cat", "pid", "tid", "ts", "end", "args", "stream", "correlation",
+                   "rank"})
 GPU_EVENT_COLUMNS = {"rank": "int64", "name": "object", "cat": "object", "pid": "int64",
                      "tid": "int64", "stream": "int64", "correlation": "int64",
                      "ts": "float64", "dur": "float64", "end": "float64",
@@ -150,7 +153,7 @@ def hta_gpu_events(
     cat_codes = cat_c.codes
     drop_cats = [i for i, c in enumerate(cat_c.categories) if c in ("Trace", "", "nan")]
     keep = (cat_codes >= 0) & ~np.isin(cat_codes, drop_cats)
-    ev = ev.loc[keep]
+    ev = ev[[c for c in ev.columns if c in _READ]].loc[keep]  # copy only what is read
     rank = trace_ranks(trace)[keep]
     name_c = _categorical(ev["name"])
     name_codes = name_c.codes

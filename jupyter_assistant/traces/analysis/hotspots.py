@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from .._model import Trace
+from .._rows import rows_in
 
 __all__ = ["HOTSPOT_COLUMNS", "analysed_events", "hotspots", "name_stats", "thread_keys"]
 
@@ -14,19 +17,26 @@ HOTSPOT_COLUMNS = {"name": "object", "count": "int64", "self_dur": "float64",
                    "total_dur": "float64", "self_pct": "float64"}
 
 _BY = ("self_dur", "total_dur", "count")
+#: The columns of ``Trace.events`` that :func:`name_stats` (and ``kind=``) read.
+STAT_COLUMNS = ("name", "rank", "pid", "tid", "ts", "dur", "end", "depth", "self_dur",
+                "calls", "cumtime")
 _KINDS = ("cpu", "gpu", "async", "other")
 
 
-def analysed_events(trace: Trace) -> pd.DataFrame:
+def analysed_events(trace: Trace, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """``trace.events`` without the PyTorch profiler's own recording span.
 
     A Kineto trace holds one slice of category ``Trace`` (``PyTorch Profiler (0)``) that
     spans the whole recording; it is not work, and HTA drops it too. Every other trace is
     returned as is. The index still holds the rows' positions in ``trace.events``.
+    ``columns`` keeps only those of them that the table has (so that dropping the span
+    does not copy the others).
     """
     ev = trace.events
+    if columns is not None:
+        ev = ev[[c for c in ev.columns if c in set(columns)]]
     if trace.metadata.get("format") == "kineto" and len(ev):
-        span = (ev["cat"] == "Trace").to_numpy()
+        span = (trace.events["cat"] == "Trace").to_numpy()
         if span.any():
             return ev.loc[~span]
     return ev
@@ -164,7 +174,7 @@ def hotspots(
     """
     if by not in _BY:
         raise ValueError(f"by must be one of {_BY}, not {by!r}")
-    events = analysed_events(trace)
+    events = analysed_events(trace, STAT_COLUMNS)
     if kind is not None:
         events = events.loc[_kind_mask(trace, events, kind)]
     stats = name_stats(events)
@@ -189,5 +199,5 @@ def _kind_mask(trace: Trace, ev: pd.DataFrame, kind: str) -> np.ndarray:
     sel = th.loc[th["kind"] == kind, keys].drop_duplicates()
     if not len(sel):
         return np.zeros(len(ev), dtype=bool)
-    idx = pd.MultiIndex.from_frame(ev[keys])
-    return np.asarray(idx.isin(pd.MultiIndex.from_frame(sel)))
+    return rows_in([ev[k].to_numpy() for k in keys],
+                   zip(*(sel[k].tolist() for k in keys), strict=True))
