@@ -172,6 +172,7 @@ class ChromeEvents:
         self.instant_parts: list[tuple[Any, ...]] = []  # columns, from bulk chunks
         self.counters: list[tuple[Any, ...]] = []
         self.flows: list[tuple[Any, ...]] = []
+        self.strings: dict[str, str] = {}  # see _shared
         self.flow_names, self.flow_cats, self.flow_ph = (Interner(""), Interner(""),
                                                          Interner(""))
         #: per ``X`` chunk: ``{column: int64 array}`` of :data:`ARG_INT_KEYS`, or the
@@ -316,9 +317,18 @@ class ChromeEvents:
             args = [e.get("args") or None for e in ie]
             if not set(map(type, args)) <= _ARG_TYPES:
                 args = [a if isinstance(a, dict) else None for a in args]
-        self.instant_parts.append((_values(ie, "name"), _values(ie, "cat"),
+        self.instant_parts.append((self._shared(_values(ie, "name")),
+                                   self._shared(_values(ie, "cat")),
                                    self._int_column(ie, "pid", self.pids),
-                                   self._int_column(ie, "tid", self.tids), ts, scope, args))
+                                   self._int_column(ie, "tid", self.tids), ts,
+                                   self._shared(scope), args))
+
+    def _shared(self, values: list[Any]) -> list[Any]:
+        """``values`` with each distinct string as one object (the parser makes a new one
+        per event; a Kineto trace repeats a few instant names 100,000s of times)."""
+        if not set(map(type, values)) <= {str}:
+            return values
+        return list(map(self.strings.setdefault, values, values))
 
     def _float_column(self, es: list[dict[str, Any]], key: str,
                       where: Callable[[int], int]) -> np.ndarray:

@@ -32,11 +32,14 @@ from ..exceptions import TraceFormatError
 __all__ = ["CHUNK_BYTES", "EventChunks", "json_position", "parse_events"]
 
 #: Target size of one parsed slice of the event array, bytes. Documents smaller than two
-#: chunks are parsed in one call.
-CHUNK_BYTES = 4 << 20
+#: chunks are parsed in one call. Small enough that the Python objects of one slice
+#: (~8x its text) stay in the CPU cache while the columns are read out of them: 256 KiB
+#: loads the 1.1M-event Kineto trace of bench/ about 1.6x faster than 4 MiB did.
+CHUNK_BYTES = 256 << 10
 
 _CUT = re.compile(rb"\}\s*,\s*\{")
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
+_SPACE = re.compile(rb"\s*")
 
 
 def json_position(data: bytes, pos: int) -> str:
@@ -118,10 +121,10 @@ def parse_events(data: bytes, source: str, chunk_bytes: int = CHUNK_BYTES) -> Ev
     document that is not an event array / object with a ``traceEvents`` list.
     """
     warnings: list[str] = []
-    start = len(data) - len(data.lstrip())
+    start = _SPACE.match(data).end()  # type: ignore[union-attr]  # (lstrip would copy)
     if data[start:start + 3] == b"\xef\xbb\xbf":  # UTF-8 byte order mark
         data = data[start + 3:]
-        start = len(data) - len(data.lstrip())
+        start = _SPACE.match(data).end()  # type: ignore[union-attr]
     first = data[start:start + 1]
     if len(data) < 2 * chunk_bytes or first not in (b"[", b"{"):
         header, events, form = _split_doc(_loads_whole(data, source, warnings), source)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import TraceFormatError
+from ._heap import TRIM_MIN_BYTES, trim_heap
 from ._model import Trace
 
 __all__ = ["CACHE_MIN_BYTES", "DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace",
@@ -43,6 +44,7 @@ FORMATS: dict[str, str] = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_BLANK = re.compile(rb"\s*")
 _TRACE_SUFFIXES = (".json", ".gz", ".json.gz")
 
 
@@ -108,7 +110,7 @@ def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[byt
         raise TypeError(f"cannot load a trace from {type(source).__name__}")
     if raw[:2] == _GZIP_MAGIC:
         raw = _inflate(raw, name, max_bytes)
-    if not raw.strip():
+    if _BLANK.fullmatch(raw):  # (not raw.strip(), which would copy the text)
         raise TraceFormatError(name, "byte 0", "the file is empty")
     return raw, name
 
@@ -174,7 +176,15 @@ def _reader(fmt: str) -> Reader:
 def _load_one(source: Any, fmt: str | None, max_bytes: int) -> Trace:
     data, name = read_source(source, max_bytes=max_bytes)
     fmt = fmt or detect_format(data, name)
-    trace = _reader(fmt)(data, name)
+    reader = _reader(fmt)
+    # Hand the text over without keeping a reference here, so that a reader that is done
+    # with it (read_chrome, once its last chunk is parsed) frees it before building frames.
+    size = len(data)
+    box = [data]
+    del data
+    trace = reader(box.pop(), name)
+    if size >= TRIM_MIN_BYTES:
+        trim_heap()
     trace.metadata.setdefault("format", fmt)
     trace.metadata.setdefault("source", name)
     return trace

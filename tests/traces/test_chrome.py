@@ -261,6 +261,36 @@ def test_chunked_parser_cuts_only_between_events() -> None:
     assert parsed.header == {"a": 1, "z": [{"q": 1}, {"r": 2}]}
 
 
+@pytest.mark.parametrize("lead", [b"", b" \n\t", b"\xef\xbb\xbf", b"\n\xef\xbb\xbf  "])
+def test_chunked_parser_skips_leading_space_and_byte_order_mark(lead: bytes) -> None:
+    events = [{"ph": "X", "pid": 1, "tid": 1, "ts": float(i), "dur": 0.5, "name": f"n{i % 5}"}
+              for i in range(5_000)]
+    for body in (orjson.dumps(events), orjson.dumps({"traceEvents": events, "z": 1})):
+        parsed = parse_events(lead + body, "x", chunk_bytes=20_000)
+        chunks = list(parsed.chunks)
+        assert len(chunks) > 3
+        assert [e for _, c, _ in chunks for e in c] == events
+
+
+def test_instant_strings_are_shared_across_events() -> None:
+    # the parser makes a new str per event; a trace of many identical instants keeps one
+    events = [{"ph": "i", "pid": 1, "tid": 1, "ts": float(i), "s": "t", "name": "[memory]",
+               "cat": "cpu_instant_event", "args": {"Bytes": i}} for i in range(3_000)]
+    events += [{"ph": "s", "id": i, "pid": 1, "tid": 1, "ts": float(i), "name": "ac2g",
+                "cat": "ac2g"} for i in range(3_000)]
+    events += [{"ph": "f", "id": i, "bp": "e", "pid": 1, "tid": 2, "ts": float(i) + 0.5,
+                "name": "ac2g", "cat": "ac2g"} for i in range(3_000)]
+    trace = load_trace(orjson.dumps(events))
+    inst = trace.instants
+    assert len(inst) == 3_000 and inst["name"].eq("[memory]").all()
+    for col in ("name", "cat", "scope"):
+        assert len({id(v) for v in inst[col]}) == 1, col
+    assert inst["args"].map(lambda a: a["Bytes"]).tolist() == list(range(3_000))
+    fl = trace.flows
+    assert len(fl) == 6_000 and fl["id"].nunique() == 3_000
+    assert len({id(v) for v in fl["id"]}) == 3_000  # each s/f pair shares its id string
+
+
 def test_large_document_goes_through_chunks_and_matches_plain_json() -> None:
     rng = np.random.default_rng(3)
     n = 120_000

@@ -47,9 +47,6 @@ _MEMORY_RE = re.compile(r"(^Memcpy)|(^Memset)|(^dma)")
 _NOT_COMPUTE_RE = re.compile(r"(^nccl.*Kernel)|(.*(Memcpy)|(Memset))|(.*Sync)")
 _SYNC_NAMES = ("Event Sync", "Context Sync")
 
-#: The columns of ``Trace.events`` read here.
-_READ = frozenset({"name", "cat", "pid", "tid", "ts", "end", "args", "stream", "correlation",
-                   "rank"})
 GPU_EVENT_COLUMNS = {"rank": "int64", "name": "object", "cat": "object", "pid": "int64",
                      "tid": "int64", "stream": "int64", "correlation": "int64",
                      "ts": "float64", "dur": "float64", "end": "float64",
@@ -90,21 +87,24 @@ def _to_int(value: Any) -> int:
         return -1
 
 
-def _arg_column(ev: pd.DataFrame, key: str, *, prefer_column: bool = False) -> np.ndarray:
-    """``args[key]`` as int64 (-1 when absent or not an int); from the column of that name
-    when ``prefer_column`` (the Kineto reader fills ``correlation`` from ``args``) or when
-    there is no ``args`` column."""
+def _arg_column(ev: pd.DataFrame, key: str, rows: np.ndarray, *,
+                prefer_column: bool = False) -> np.ndarray:
+    """``args[key]`` of ``ev``'s rows at positions ``rows`` as int64 (-1 when absent or not
+    an int); from the column of that name when ``prefer_column`` (the Kineto reader fills
+    ``correlation`` from ``args``) or when there is no ``args`` column."""
     if prefer_column and key in ev.columns:
-        return ev[key].to_numpy(dtype=np.int64, na_value=-1)
+        return ev[key].to_numpy(dtype=np.int64, na_value=-1)[rows]
     if "args" in ev.columns:
-        vals = [a.get(key, -1) if type(a) is dict else -1 for a in ev["args"].tolist()]
+        args = ev["args"].to_numpy()[rows].tolist()
+        vals = [a.get(key, -1) if type(a) is dict else -1 for a in args]
+        del args
         try:
             return np.asarray(vals, dtype=np.int64)
         except (TypeError, ValueError, OverflowError):
             return np.asarray([_to_int(v) for v in vals], dtype=np.int64)
     if key in ev.columns:
-        return ev[key].to_numpy(dtype=np.int64, na_value=-1)
-    return np.full(len(ev), -1, dtype=np.int64)
+        return ev[key].to_numpy(dtype=np.int64, na_value=-1)[rows]
+    return np.full(len(rows), -1, dtype=np.int64)
 
 
 def _categorical(col: pd.Series) -> pd.Categorical:
@@ -149,31 +149,30 @@ def hta_gpu_events(
     ev = trace.events
     if len(ev) == 0:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in GPU_EVENT_COLUMNS.items()})
+    # read the needed columns at the kept rows only, without copying the table
     cat_c = _categorical(ev["cat"])
-    cat_codes = cat_c.codes
     drop_cats = [i for i, c in enumerate(cat_c.categories) if c in ("Trace", "", "nan")]
-    keep = (cat_codes >= 0) & ~np.isin(cat_codes, drop_cats)
-    ev = ev[[c for c in ev.columns if c in _READ]].loc[keep]  # copy only what is read
-    rank = trace_ranks(trace)[keep]
+    rows = np.flatnonzero((cat_c.codes >= 0) & ~np.isin(cat_c.codes, drop_cats))
+    cat_codes = cat_c.codes[rows]
+    rank = trace_ranks(trace)[rows]
     name_c = _categorical(ev["name"])
-    name_codes = name_c.codes
-    cat_c = _categorical(ev["cat"])
-    stream = _arg_column(ev, "stream")
-    corr = _arg_column(ev, "correlation", prefer_column=True)
-    ts = ev["ts"].to_numpy(dtype=np.float64)
-    end = ev["end"].to_numpy(dtype=np.float64)
+    name_codes = name_c.codes[rows]
+    stream = _arg_column(ev, "stream", rows)
+    corr = _arg_column(ev, "correlation", rows, prefer_column=True)
+    ts = ev["ts"].to_numpy(dtype=np.float64)[rows]
+    end = ev["end"].to_numpy(dtype=np.float64)[rows]
     if round_ns:
         ts, end = _round_ns(ts, end, rank)
 
-    repeat = np.ones(len(ev), dtype=np.int64)
+    repeat = np.ones(len(rows), dtype=np.int64)
     used_names = [str(c) for c in name_c.categories[np.unique(name_codes[name_codes >= 0])]]
-    used_cats = [str(c) for c in cat_c.categories[np.unique(cat_c.codes[cat_c.codes >= 0])]]
+    used_cats = [str(c) for c in cat_c.categories[np.unique(cat_codes)]]
     steps = {s for s in used_names + used_cats if "ProfilerStep" in s}
     if len(steps) > 1:  # HTA filters only when there are at least two step names
         is_kernel = ((stream >= 0) & (corr >= 0)) | np.isin(name_codes,
                                                             _codes(name_c, _SYNC_NAMES))
         is_step = ~is_kernel & np.isin(name_codes, _codes(name_c, steps))
-        repeat = np.zeros(len(ev), dtype=np.int64)
+        repeat = np.zeros(len(rows), dtype=np.int64)
         for r in np.unique(rank):
             in_rank = rank == r
             step_rows = in_rank & is_step
@@ -204,9 +203,9 @@ def hta_gpu_events(
     out = pd.DataFrame({
         "rank": rank[gpu],
         "name": labels[gcodes],
-        "cat": np.asarray(cat_c.categories.astype(str), dtype=object)[cat_c.codes[gpu]],
-        "pid": ev["pid"].to_numpy(dtype=np.int64)[gpu],
-        "tid": ev["tid"].to_numpy(dtype=np.int64)[gpu],
+        "cat": np.asarray(cat_c.categories.astype(str), dtype=object)[cat_codes[gpu]],
+        "pid": ev["pid"].to_numpy(dtype=np.int64)[rows[gpu]],
+        "tid": ev["tid"].to_numpy(dtype=np.int64)[rows[gpu]],
         "stream": stream[gpu],
         "correlation": corr[gpu],
         "ts": ts[gpu],
