@@ -86,25 +86,35 @@ def _categorical(values: Any) -> pd.Categorical:
     return pd.Categorical(np.asarray(values, dtype=object))
 
 
-def build_slice_table(columns: Mapping[str, Any]) -> pd.DataFrame:
+def build_slice_table(columns: Mapping[str, Any], *, consume: bool = False) -> pd.DataFrame:
     """Sort slices, nest them per thread and compute self time.
 
     ``columns`` maps column name to an array-like of equal length; ``name, cat, pid, tid,
     ts, dur`` are required (µs). Returns the DataFrame described in the module docstring.
-    Raises ``ValueError`` if a required column is missing (importers turn bad input into
+    With ``consume=True`` (``columns`` must then be a ``dict``) the columns are popped from
+    it as they are read, so that each input column can be freed once its sorted copy
+    exists instead of all of them living twice. Raises ``ValueError`` if a required column
+    is missing (importers turn bad input into
     :class:`~jupyter_assistant.exceptions.TraceFormatError` before calling this).
     """
     missing = [c for c in _REQUIRED if c not in columns]
     if missing:
         raise ValueError(f"slice table needs columns {missing}")
-    name = _categorical(columns["name"])
-    cat = _categorical(columns["cat"])
-    pid = np.asarray(columns["pid"], dtype=np.int64)
-    tid = np.asarray(columns["tid"], dtype=np.int64)
-    ts = np.asarray(columns["ts"], dtype=np.float64)
-    dur = np.asarray(columns["dur"], dtype=np.float64)
+    if consume:
+        if not isinstance(columns, dict):
+            raise TypeError("consume=True needs a dict of columns")
+        source: Any = columns
+        get = source.pop
+    else:
+        get = columns.__getitem__
+    name = _categorical(get("name"))
+    cat = _categorical(get("cat"))
+    pid = np.asarray(get("pid"), dtype=np.int64)
+    tid = np.asarray(get("tid"), dtype=np.int64)
+    ts = np.asarray(get("ts"), dtype=np.float64)
+    dur = np.asarray(get("dur"), dtype=np.float64)
     n = len(ts)
-    extra = {k: v for k, v in columns.items() if k not in _REQUIRED and k not in _COMPUTED}
+    extra = {k: get(k) for k in list(columns) if k not in _REQUIRED and k not in _COMPUTED}
     lengths = {len(name), len(cat), len(pid), len(tid), len(dur)}
     lengths.update(len(v) for v in extra.values())
     if lengths - {n}:
@@ -114,7 +124,8 @@ def build_slice_table(columns: Mapping[str, Any]) -> pd.DataFrame:
         name = pd.Categorical.from_codes(name.codes[keys], dtype=name.dtype)
         cat = pd.Categorical.from_codes(cat.codes[keys], dtype=cat.dtype)
         pid, tid, ts, dur = pid[keys], tid[keys], ts[keys], dur[keys]
-        extra = {k: _take(v, keys) for k, v in extra.items()}
+        for k in extra:  # one at a time: the unsorted column goes when its copy is made
+            extra[k] = _take(extra[k], keys)
     end = ts + dur
     new_group = np.ones(n, dtype=bool)
     new_group[1:] = (pid[1:] != pid[:-1]) | (tid[1:] != tid[:-1])

@@ -160,12 +160,15 @@ def _arg_int_columns(ev: ChromeEvents, extra: _Extra) -> dict[str, np.ndarray]:
                                for p in parts]) for c in ARG_INT_KEYS}
 
 
+def _joined(a: np.ndarray, more: list[Any], dtype: Any) -> np.ndarray:
+    """``a`` followed by ``more`` (``a`` itself, not a copy, when ``more`` is empty)."""
+    return np.concatenate([a, np.array(more, dtype=dtype)]) if more else a
+
+
 def _columns(ev: ChromeEvents, x: dict[str, Any], extra: _Extra) -> dict[str, Any]:
     e = extra.cols
-    names = np.concatenate([x["name"], np.array([ev.names.code(v) for v in e["name"]],
-                                                dtype=np.int32)])
-    cats = np.concatenate([x["cat"], np.array([ev.cats.code(v) for v in e["cat"]],
-                                              dtype=np.int32)])
+    names = _joined(x["name"], [ev.names.code(v) for v in e["name"]], np.int32)
+    cats = _joined(x["cat"], [ev.cats.code(v) for v in e["cat"]], np.int32)
     args = np.empty(len(names), dtype=object)
     args[:len(ev.x_args)] = ev.x_args
     args[len(ev.x_args):] = e["args"]
@@ -175,10 +178,10 @@ def _columns(ev: ChromeEvents, x: dict[str, Any], extra: _Extra) -> dict[str, An
                                           validate=False),
         "cat": pd.Categorical.from_codes(cats, dtype=pd.CategoricalDtype(ev.cats.categories),
                                          validate=False),
-        "pid": np.concatenate([x["pid"], np.array(e["pid"], dtype=np.int64)]),
-        "tid": np.concatenate([x["tid"], np.array(e["tid"], dtype=np.int64)]),
-        "ts": np.concatenate([x["ts"], np.array(e["ts"], dtype=np.float64)]),
-        "dur": np.concatenate([x["dur"], np.array(e["dur"], dtype=np.float64)]),
+        "pid": _joined(x["pid"], e["pid"], np.int64),
+        "tid": _joined(x["tid"], e["tid"], np.int64),
+        "ts": _joined(x["ts"], e["ts"], np.float64),
+        "dur": _joined(x["dur"], e["dur"], np.float64),
         "args": args,
     }
 
@@ -212,6 +215,7 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
     for cols in slices + more:
         extra.add(cols)
     columns = _columns(ev, x, extra)
+    ev.x_parts = []  # its arrays are in ``columns`` now (or copied there)
     cat_names = [str(c) for c in ev.cats.categories]
     kineto = is_kineto(header, cat_names)
     arg_columns = _arg_int_columns(ev, extra) if kineto else {}
@@ -223,7 +227,7 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
         raise TraceFormatError(source, f"slice {str(columns['name'][k])!r} at ts "
                                        f"{columns['ts'][k]:g}",
                                "its duration overflows (the 'ts' values are out of range)")
-    events = build_slice_table(columns)
+    events = build_slice_table(columns, consume=True)
     del columns
     arg_columns = {k: events.pop(f"arg:{k}").to_numpy() for k in ARG_INT_KEYS if kineto}
     devtools = bool(ev.profiles) or any("devtools.timeline" in c for c in cat_names) or (

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +52,20 @@ def test_empty_and_extra_columns_kept() -> None:
     cols = _cols([("a", 1, 0.0, 1.0)])
     cols["correlation"] = [7]
     assert build_slice_table(cols)["correlation"].tolist() == [7]
+
+
+def test_consume_empties_the_input_and_gives_the_same_table() -> None:
+    rows = [("b", 1, 10.0, 20.0), ("a", 1, 0.0, 100.0), ("x", 2, 0.0, 7.0)]
+    cols = {**_cols(rows), "correlation": np.array([3, 2, 1]),
+            "args": [{"k": 1}, None, {"k": 3}]}
+    kept = build_slice_table(dict(cols))
+    owned = dict(cols)
+    got = build_slice_table(owned, consume=True)
+    assert owned == {}
+    assert got.equals(kept)
+    assert got.loc[got["name"] == "b", "args"].item() == {"k": 1}
+    with pytest.raises(TypeError, match="dict"):
+        build_slice_table(types.MappingProxyType(cols), consume=True)
 
 
 @st.composite
