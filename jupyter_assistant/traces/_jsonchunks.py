@@ -4,8 +4,10 @@ A Chrome trace is a JSON array of events or an object whose ``traceEvents`` key 
 array ("Trace Event Format", Google, section "JSON Array Format" / "JSON Object Format").
 Parsing a large one in a single ``orjson.loads`` call builds a Python dict per event, which
 costs about 7x the file size in memory. This module instead cuts the event array into slices
-of a few MiB at event boundaries and parses one slice at a time, so the caller can turn each
-slice into compact columns before the next one is parsed.
+of :data:`CHUNK_BYTES` at event boundaries and parses one slice at a time, so the caller can
+turn each slice into compact columns before the next one is parsed. The text itself may
+arrive in pieces (a file or a gzip stream being read): then only a window of it around the
+current slice is held, never the whole document.
 
 Cutting is safe without a tokenizer: a candidate cut is a ``}`` followed by ``,`` and ``{``
 (whitespace allowed). The slice ``[`` + text + ``]`` only parses as JSON when every event
@@ -21,7 +23,8 @@ such a document is accepted and noted in the returned warnings.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +43,7 @@ CHUNK_BYTES = 256 << 10
 _CUT = re.compile(rb"\}\s*,\s*\{")
 _EVENTS_KEY = re.compile(rb'"traceEvents"\s*:\s*\[')
 _SPACE = re.compile(rb"\s*")
+_DROP_BYTES = 1 << 20
 
 
 def json_position(data: bytes, pos: int) -> str:
@@ -114,35 +118,120 @@ def _split_doc(doc: Any, source: str) -> tuple[dict[str, Any], list[Any], str]:
                            f"{type(doc).__name__}")
 
 
-def parse_events(data: bytes, source: str, chunk_bytes: int = CHUNK_BYTES) -> EventChunks:
+class _Window:
+    """The document text from absolute byte ``base`` on, read from ``pieces`` as needed.
+
+    Given whole bytes, the window is the document and nothing is ever copied or dropped.
+    Given pieces, text before the last cut is dropped as parsing moves on, and the lines
+    dropped are counted, so that :meth:`position` still names the line and column."""
+
+    def __init__(self, data: bytes | Iterable[bytes]) -> None:
+        self.base = 0
+        self.lines = 0  # newlines before ``base``
+        self.line_start = 0  # offset just after the last of them (0 when none)
+        self.whole = isinstance(data, (bytes, bytearray, memoryview))
+        self.more: Iterator[bytes]
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            self.buf, self.more, self.eof = bytes(data), iter([]), True
+        else:
+            self.buf, self.more, self.eof = b"", iter(data), False
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def fill(self, upto: int) -> None:
+        """Read pieces until the window reaches offset ``upto`` or the document ends."""
+        if self.eof or self.end >= upto:
+            return
+        parts, size = [self.buf], self.end
+        while size < upto:
+            piece = next(self.more, None)
+            if piece is None:
+                self.eof = True
+                break
+            parts.append(piece)
+            size += len(piece)
+        self.buf = b"".join(parts)
+
+    def fill_all(self) -> None:
+        self.fill(sys.maxsize)
+
+    def drop(self, upto: int) -> None:
+        """Forget the text before offset ``upto`` (only when reading pieces)."""
+        k = upto - self.base
+        if k < _DROP_BYTES or self.whole:  # (dropping copies the rest: not for a few bytes)
+            return
+        n = self.buf.count(b"\n", 0, k)
+        if n:
+            self.lines += n
+            self.line_start = self.base + self.buf.rfind(b"\n", 0, k) + 1
+        self.buf = self.buf[k:]
+        self.base = upto
+
+    def text(self, a: int, b: int) -> bytes:
+        return self.buf[a - self.base:b - self.base]
+
+    def position(self, pos: int) -> str:
+        """``"line L column C (byte B)"`` for offset ``pos`` (at or after ``base``)."""
+        if self.whole:
+            return json_position(self.buf, pos)
+        pos = max(self.base, min(pos, self.end))
+        k = pos - self.base
+        n = self.buf.count(b"\n", 0, k)
+        line_start = self.base + self.buf.rfind(b"\n", 0, k) + 1 if n else self.line_start
+        return f"line {self.lines + n + 1} column {pos - line_start + 1} (byte {pos})"
+
+
+def parse_events(data: bytes | Iterable[bytes], source: str,
+                 chunk_bytes: int = CHUNK_BYTES) -> EventChunks:
     """Parse a Trace Event Format document; see the module docstring.
 
-    Raises :class:`TraceFormatError` for invalid JSON (with ``line L column C (byte B)``) or a
-    document that is not an event array / object with a ``traceEvents`` list.
+    ``data`` is the document, or an iterable of its pieces in order (e.g. from a file or a
+    gzip stream being read): then the text is read as the chunks are consumed and only a
+    window of it is held. Raises :class:`TraceFormatError` for invalid JSON (with ``line L
+    column C (byte B)``) or a document that is not an event array / object with a
+    ``traceEvents`` list (from this call, or, for an error past the first chunks, from
+    iterating ``chunks``).
     """
     warnings: list[str] = []
-    start = _SPACE.match(data).end()  # type: ignore[union-attr]  # (lstrip would copy)
-    if data[start:start + 3] == b"\xef\xbb\xbf":  # UTF-8 byte order mark
-        data = data[start + 3:]
-        start = _SPACE.match(data).end()  # type: ignore[union-attr]
-    first = data[start:start + 1]
-    if len(data) < 2 * chunk_bytes or first not in (b"[", b"{"):
-        header, events, form = _split_doc(_loads_whole(data, source, warnings), source)
-        return EventChunks(header, iter([(0, events, data)] if events else []), form, warnings)
+    w = _Window(data)
+    del data
+    w.fill(2 * chunk_bytes)
+    start = _SPACE.match(w.buf).end()  # type: ignore[union-attr]  # (lstrip would copy)
+    while start == len(w.buf) and not w.eof:  # nothing but space so far
+        w.fill(w.end + max(chunk_bytes, len(w.buf)))
+        start = _SPACE.match(w.buf, start).end()  # type: ignore[union-attr]
+    if w.buf[start:start + 3] == b"\xef\xbb\xbf":  # UTF-8 byte order mark: the text after it
+        w.buf = w.buf[start + 3:]  # is the document (positions count from there)
+        start = _SPACE.match(w.buf).end()  # type: ignore[union-attr]
+        w.fill(start + 2 * chunk_bytes)
+    first = w.buf[start:start + 1]
+    if w.end < 2 * chunk_bytes or first not in (b"[", b"{"):
+        return _whole(w, source, warnings)
     if first == b"[":
         prefix, s = b"[", start + 1
     else:
-        m = _EVENTS_KEY.search(data, start)
-        prefix = data[:m.end()] if m else b""
+        m = _EVENTS_KEY.search(w.buf, start)
+        while m is None and not w.eof:  # a long header before "traceEvents"
+            w.fill(w.end + max(chunk_bytes, len(w.buf)))
+            m = _EVENTS_KEY.search(w.buf, start)
+        prefix = w.buf[:m.end()] if m else b""
         if not m or not _is_top_level_header(prefix):
-            header, events, form = _split_doc(_loads_whole(data, source, warnings), source)
-            return EventChunks(header, iter([(0, events, data)] if events else []), form,
-                               warnings)
+            return _whole(w, source, warnings)
         s = m.end()
     form = "array" if first == b"[" else "object"
     result = EventChunks({}, iter(()), form, warnings)
-    result.chunks = _chunks(data, source, prefix, s, chunk_bytes, result)
+    result.chunks = _chunks(w, source, prefix, s, chunk_bytes, result)
     return result
+
+
+def _whole(w: _Window, source: str, warnings: list[str]) -> EventChunks:
+    """The document in one parse."""
+    w.fill_all()
+    data = w.buf
+    header, events, form = _split_doc(_loads_whole(data, source, warnings), source)
+    return EventChunks(header, iter([(0, events, data)] if events else []), form, warnings)
 
 
 def _is_top_level_header(prefix: bytes) -> bool:
@@ -152,25 +241,32 @@ def _is_top_level_header(prefix: bytes) -> bool:
         return False
 
 
-def _chunks(data: bytes, source: str, prefix: bytes, s: int, chunk_bytes: int,
+def _chunks(w: _Window, source: str, prefix: bytes, s: int, chunk_bytes: int,
             result: EventChunks) -> Iterator[tuple[int, list[Any], bytes]]:
     """Yield event slices; sets ``result.header`` when the tail has been parsed."""
     done = 0  # events yielded so far
     while True:
         target = s + chunk_bytes
-        if target >= len(data):
+        w.fill(target + chunk_bytes)
+        if target >= w.end:
             break
-        m = _CUT.search(data, target)
         parsed: list[Any] | None = None
         buf = b""
-        while m is not None:
-            cut = m.start() + 1
-            buf = b"".join((b"[", data[s:cut], b"]"))
+        after = target  # where the next candidate cut is searched from
+        while True:
+            m = _CUT.search(w.buf, after - w.base)
+            if m is None:
+                if w.eof:
+                    break
+                w.fill(w.end + max(chunk_bytes, len(w.buf)))  # a long event: read on
+                continue
+            cut = w.base + m.start() + 1
+            buf = b"".join((b"[", w.text(s, cut), b"]"))
             try:
                 doc = orjson.loads(buf)
             except orjson.JSONDecodeError as exc:
                 if exc.pos > cut - s:  # failed at the appended "]": the cut was inside an event
-                    m = _CUT.search(data, m.end())
+                    after = w.base + m.end()
                     continue
                 break  # a real error, or the cut ran past the end of the array: parse the rest
             parsed = doc
@@ -180,14 +276,16 @@ def _chunks(data: bytes, source: str, prefix: bytes, s: int, chunk_bytes: int,
         yield done, parsed, buf
         done += len(parsed)
         del parsed, buf
-        s = m.end() - 1
+        s = w.base + m.end() - 1
+        w.drop(s)
     # the rest: one parse of the prefix + the remaining text
-    tail = prefix + data[s:]
+    w.fill_all()
+    tail = prefix + w.text(s, w.end)
     try:
         doc = _loads_whole(tail, source, result.warnings)
     except TraceFormatError as exc:
         # re-anchor the position in the whole document
-        raise _reanchor(exc, data, len(prefix), s, source) from None
+        raise _reanchor(exc, w, prefix, s, source) from None
     header, events, _ = _split_doc(doc, source)
     del doc
     result.header = header
@@ -195,12 +293,14 @@ def _chunks(data: bytes, source: str, prefix: bytes, s: int, chunk_bytes: int,
         yield done, events, tail
 
 
-def _reanchor(exc: TraceFormatError, data: bytes, prefix_len: int, s: int,
+def _reanchor(exc: TraceFormatError, w: _Window, prefix: bytes, s: int,
               source: str) -> TraceFormatError:
-    """Map a position in ``prefix + data[s:]`` back to ``data``."""
+    """Map a position in ``prefix + text[s:]`` back to the whole document (``prefix`` is
+    the document's first bytes)."""
     m = re.search(r"\(byte (\d+)\)", exc.position or "")
     if not m:
         return exc
     p = int(m.group(1))
-    pos = p if p < prefix_len else p - prefix_len + s
-    return TraceFormatError(source, json_position(data, pos), exc.problem)
+    where = json_position(prefix, p) if p < len(prefix) else w.position(p - len(prefix) + s)
+    return TraceFormatError(source, where, exc.problem)
+

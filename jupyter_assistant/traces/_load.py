@@ -6,7 +6,6 @@ import importlib
 import io
 import os
 import re
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +16,7 @@ import pandas as pd
 from ..exceptions import TraceFormatError
 from ._heap import TRIM_MIN_BYTES, trim_heap
 from ._model import Trace
+from ._source import open_source
 
 __all__ = ["CACHE_MIN_BYTES", "DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace",
            "read_source"]
@@ -32,7 +32,9 @@ Reader = Callable[[bytes, str], Trace]
 
 #: Format name -> "module:function" of its reader. Every reader takes ``(data, source)``
 #: (uncompressed bytes and a file name for messages) and returns a :class:`Trace` or raises
-#: :class:`TraceFormatError`.
+#: :class:`TraceFormatError`; ``load_trace`` gives the Chrome reader (``chrome``,
+#: ``devtools``, ``kineto``) an iterator over the text's pieces instead, which it parses as
+#: they are read.
 FORMATS: dict[str, str] = {
     "chrome": "jupyter_assistant.traces.chrome:read_chrome",
     "devtools": "jupyter_assistant.traces.chrome:read_chrome",
@@ -43,43 +45,8 @@ FORMATS: dict[str, str] = {
     "cprofile": "jupyter_assistant.traces.cprofile:read_cprofile",
 }
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _BLANK = re.compile(rb"\s*")
 _TRACE_SUFFIXES = (".json", ".gz", ".json.gz")
-
-
-def _inflate(data: bytes, source: str, max_bytes: int) -> bytes:
-    """Gunzip ``data`` (all members), refusing output over ``max_bytes``.
-
-    Each member is inflated with an output limit of what is left of ``max_bytes`` + 1, so a
-    gzip bomb stops at the limit. A single-member file (the usual case) is returned as the
-    inflater's own output, without another copy of the uncompressed bytes."""
-    pieces: list[bytes] = []
-    size = 0
-    buf = data
-    while buf[:2] == _GZIP_MAGIC:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            piece = d.decompress(buf, max_bytes + 1 - size)
-            pieces.append(piece)
-            size += len(piece)
-            while d.unconsumed_tail and size <= max_bytes:
-                piece = d.decompress(d.unconsumed_tail, max_bytes + 1 - size)
-                pieces.append(piece)
-                size += len(piece)
-        except zlib.error as exc:
-            raise TraceFormatError(source, f"compressed byte {len(data) - len(buf)}",
-                                   f"corrupt gzip data ({exc})") from None
-        if size > max_bytes:
-            raise TraceFormatError(
-                source, None,
-                f"uncompressed size exceeds the limit of {max_bytes:,} bytes "
-                "(raise max_bytes to load it)")
-        if not d.eof:
-            raise TraceFormatError(source, f"uncompressed byte {size}",
-                                   "truncated gzip file (the compressed stream ends early)")
-        buf = d.unused_data.lstrip(b"\x00")
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str]:
@@ -88,31 +55,11 @@ def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[byt
 
     Raises :class:`TraceFormatError` for an unreadable, empty, oversized or corrupt source.
     """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        raw, name = bytes(source), "<bytes>"
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        name = str(path)
-        if not path.is_file():
-            raise TraceFormatError(name, None, "no such file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise TraceFormatError(name, None,
-                                   f"file is {size:,} bytes, over the limit of {max_bytes:,}")
-        raw = path.read_bytes()
-    elif hasattr(source, "read"):
-        name = str(getattr(source, "name", "<stream>"))
-        got = source.read(max_bytes + 1)
-        raw = got.encode() if isinstance(got, str) else bytes(got)
-        if len(raw) > max_bytes:
-            raise TraceFormatError(name, None, f"stream is over the limit of {max_bytes:,} bytes")
-    else:
-        raise TypeError(f"cannot load a trace from {type(source).__name__}")
-    if raw[:2] == _GZIP_MAGIC:
-        raw = _inflate(raw, name, max_bytes)
+    src = open_source(source, max_bytes)
+    raw = src.read()
     if _BLANK.fullmatch(raw):  # (not raw.strip(), which would copy the text)
-        raise TraceFormatError(name, "byte 0", "the file is empty")
-    return raw, name
+        raise TraceFormatError(src.name, "byte 0", "the file is empty")
+    return raw, src.name
 
 
 # py-spy writes samples with no Python frame as " COUNT" (an empty stack)
@@ -174,16 +121,22 @@ def _reader(fmt: str) -> Reader:
 
 
 def _load_one(source: Any, fmt: str | None, max_bytes: int) -> Trace:
-    data, name = read_source(source, max_bytes=max_bytes)
-    fmt = fmt or detect_format(data, name)
+    src = open_source(source, max_bytes)
+    name = src.name
+    head = src.head()
+    if _BLANK.fullmatch(head) and _BLANK.fullmatch(src.read()):
+        raise TraceFormatError(name, "byte 0", "the file is empty")
+    fmt = fmt or detect_format(head, name)
     reader = _reader(fmt)
-    # Hand the text over without keeping a reference here, so that a reader that is done
-    # with it (read_chrome, once its last chunk is parsed) frees it before building frames.
-    size = len(data)
-    box = [data]
-    del data
-    trace = reader(box.pop(), name)
-    if size >= TRIM_MIN_BYTES:
+    if FORMATS.get(fmt) == FORMATS["chrome"]:
+        # the Chrome reader parses as it reads: the uncompressed text is never held whole
+        trace = reader(src.pieces(), name)  # type: ignore[arg-type]
+    else:
+        # hand the text over without keeping a reference here, so that a reader that is
+        # done with it can free it before building frames
+        box = [src.read()]
+        trace = reader(box.pop(), name)
+    if src.bytes_read >= TRIM_MIN_BYTES:
         trim_heap()
     trace.metadata.setdefault("format", fmt)
     trace.metadata.setdefault("source", name)

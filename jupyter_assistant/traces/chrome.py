@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -68,11 +68,13 @@ ASYNC_TID_BASE = 1 << 41
 _HEADER_SKIP = ("traceEvents", "samples", "stackFrames")
 
 
-def read_chrome(data: bytes, source: str) -> Trace:
+def read_chrome(data: bytes | Iterable[bytes], source: str) -> Trace:
     """Read a Trace Event Format document (JSON array, object with ``traceEvents``, or an
     array without its closing ``]``) into a :class:`~jupyter_assistant.traces.Trace`.
 
-    ``data`` is the uncompressed file, ``source`` its name for messages. Raises
+    ``data`` is the uncompressed file, or an iterable of its pieces in order (as
+    ``load_trace`` passes it: then the text is parsed as it is read and never held whole);
+    ``source`` is its name for messages. Raises
     :class:`~jupyter_assistant.exceptions.TraceFormatError` naming the file, the position
     (``line L column C (byte B)`` for JSON errors, ``traceEvents[i]`` for a bad event) and
     the problem.

@@ -3,6 +3,8 @@ whose invariants hold, or a TraceFormatError; never another exception."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from chrome_checks import check_table, nested_well
@@ -10,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from jupyter_assistant import Trace, TraceFormatError
+from jupyter_assistant.traces import _jsonchunks
 from jupyter_assistant.traces._jsonchunks import parse_events
 from jupyter_assistant.traces.chrome import read_chrome
 
@@ -146,6 +149,50 @@ def test_chunked_parse_equals_one_parse(events: list, chunk: int) -> None:
         assert got == events
         if isinstance(doc, dict):
             assert parsed.header == {"tail": doc["tail"]}
+
+
+def _pieces(data: bytes, sizes: list[int]) -> list[bytes]:
+    out, at, k = [], 0, 0
+    while at < len(data):
+        n = sizes[k % len(sizes)]
+        out.append(data[at:at + n])
+        at, k = at + n, k + 1
+    return out
+
+
+def _outcome(data: bytes | list[bytes], chunk: int) -> tuple:
+    """Events, header and warnings of a chunked parse, or the error's position and problem."""
+    try:
+        parsed = parse_events(data, "c", chunk_bytes=chunk)
+        events = [e for _, c, _ in parsed.chunks for e in c]
+    except TraceFormatError as exc:
+        return ("error", exc.position, exc.problem)
+    return ("ok", events, parsed.header, parsed.form, parsed.warnings)
+
+
+@SETTINGS
+@given(st.lists(_event(True), max_size=60), st.integers(16, 400),
+       st.lists(st.integers(1, 300), min_size=1, max_size=5), st.integers(0, 2),
+       st.sampled_from([b"", b"\n  ", b"\xef\xbb\xbf"]), st.integers(-1, 400))
+def test_parse_from_pieces_equals_parse_from_bytes(
+        events: list, chunk: int, sizes: list[int], form: int, lead: bytes, cut: int) -> None:
+    # pretty-printed (newlines for line numbers), sometimes cut short or broken in the middle
+    doc: Any = [events, {"traceEvents": events, "tail": [{"x": "},{"}]},
+                {"otherEvents": events}][form]
+    data = lead + orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    if cut >= 0:
+        data = data[:cut] + data[cut + 1:] if cut % 3 else data[:cut]
+    with pytest.MonkeyPatch.context() as mp:
+        # drop parsed text after a few bytes (not 1 MiB), so that small documents exercise
+        # the line counting of dropped text
+        mp.setattr(_jsonchunks, "_DROP_BYTES", 8)
+        got = _outcome(_pieces(data, sizes), chunk)
+    # from bytes, positions come from json_position over the whole document
+    assert got == _outcome(data, chunk)
+    whole = _outcome(data, 1 << 30)  # one orjson.loads of the document
+    assert got[0] == whole[0]
+    if got[0] == "ok":
+        assert got[1:3] == whole[1:3]
 
 
 @pytest.mark.parametrize("cut", range(1, 40))
