@@ -166,3 +166,22 @@ def test_row_order_does_not_matter() -> None:
     shuffled = Trace(events=trace.events.sample(frac=1.0, random_state=3)
                      .reset_index(drop=True), metadata=trace.metadata)
     pd.testing.assert_frame_equal(hotspots(trace, n=None), hotspots(shuffled, n=None))
+
+
+def test_dropping_rows_by_mask_equals_removing_them(load_shared: Callable[[str], Trace]) -> None:
+    from jupyter_assistant.traces.analysis.hotspots import name_stats, profiler_span
+
+    trace = load_shared("hta/trace_diff/control")
+    ev = trace.events
+    span = profiler_span(trace)
+    assert span is not None and span.sum() == 1
+    # the profiler's span, and random rows (some sharing names with kept rows, some whole
+    # subtrees' parents): exactly the stats of the table without them
+    rng = np.random.default_rng(7)
+    for drop in (span, rng.random(len(ev)) < 0.2, np.zeros(len(ev), dtype=bool)):
+        got = name_stats(ev, drop=drop).sort_index()
+        expected = name_stats(ev.loc[~drop]).sort_index()
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert "PyTorch Profiler (0)" not in name_stats(ev, drop=span).index
+    assert hotspots(trace, n=None)["name"].tolist() == hotspots(
+        Trace(events=ev.loc[~span].reset_index(drop=True), metadata={}), n=None)["name"].tolist()

@@ -95,13 +95,13 @@ def _arg_column(ev: pd.DataFrame, key: str, rows: np.ndarray, *,
     if prefer_column and key in ev.columns:
         return ev[key].to_numpy(dtype=np.int64, na_value=-1)[rows]
     if "args" in ev.columns:
-        args = ev["args"].to_numpy()[rows].tolist()
-        vals = [a.get(key, -1) if type(a) is dict else -1 for a in args]
-        del args
+        args = ev["args"].to_numpy()[rows]
         try:
-            return np.asarray(vals, dtype=np.int64)
+            return np.fromiter((a.get(key, -1) if type(a) is dict else -1 for a in args),
+                               dtype=np.int64, count=len(args))
         except (TypeError, ValueError, OverflowError):
-            return np.asarray([_to_int(v) for v in vals], dtype=np.int64)
+            return np.asarray([_to_int(a.get(key, -1)) if type(a) is dict else -1
+                               for a in args], dtype=np.int64)
     if key in ev.columns:
         return ev[key].to_numpy(dtype=np.int64, na_value=-1)[rows]
     return np.full(len(rows), -1, dtype=np.int64)
@@ -120,16 +120,20 @@ def _codes(cats: pd.Categorical, values: Any) -> np.ndarray:
     return np.asarray([index.get_loc(v) for v in values if v in index], dtype=np.int64)
 
 
-def _round_ns(ts: np.ndarray, end: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """HTA's ``round_down_time_stamps`` for the ranks whose timestamps are fractional."""
-    ts = ts.copy()
-    end = end.copy()
-    for r in np.unique(rank):
+def _round_ns(ts: np.ndarray, end: np.ndarray, rank: np.ndarray) -> None:
+    """HTA's ``round_down_time_stamps`` for the ranks whose timestamps are fractional, in
+    place."""
+    ranks = np.unique(rank)
+    if len(ranks) == 1:  # the usual case: no masks, no copies
+        if np.any(ts != np.floor(ts)):
+            np.ceil(ts, out=ts)
+            np.floor(end, out=end)
+        return
+    for r in ranks:
         m = rank == r
         if np.any(ts[m] != np.floor(ts[m])):
             ts[m] = np.ceil(ts[m])
             end[m] = np.floor(end[m])
-    return ts, end
 
 
 def hta_gpu_events(
@@ -161,8 +165,8 @@ def hta_gpu_events(
     corr = _arg_column(ev, "correlation", rows, prefer_column=True)
     ts = ev["ts"].to_numpy(dtype=np.float64)[rows]
     end = ev["end"].to_numpy(dtype=np.float64)[rows]
-    if round_ns:
-        ts, end = _round_ns(ts, end, rank)
+    if round_ns:  # (ts and end are this call's own copies)
+        _round_ns(ts, end, rank)
 
     repeat = np.ones(len(rows), dtype=np.int64)
     used_names = [str(c) for c in name_c.categories[np.unique(name_codes[name_codes >= 0])]]

@@ -10,7 +10,8 @@ import pandas as pd
 from .._model import Trace
 from .._rows import rows_in
 
-__all__ = ["HOTSPOT_COLUMNS", "analysed_events", "hotspots", "name_stats", "thread_keys"]
+__all__ = ["HOTSPOT_COLUMNS", "analysed_events", "hotspots", "name_stats", "profiler_span",
+           "thread_keys"]
 
 #: Columns of :func:`hotspots` and their dtypes.
 HOTSPOT_COLUMNS = {"name": "object", "count": "int64", "self_dur": "float64",
@@ -35,11 +36,18 @@ def analysed_events(trace: Trace, columns: Sequence[str] | None = None) -> pd.Da
     ev = trace.events
     if columns is not None:
         ev = ev[[c for c in ev.columns if c in set(columns)]]
-    if trace.metadata.get("format") == "kineto" and len(ev):
-        span = (trace.events["cat"] == "Trace").to_numpy()
-        if span.any():
-            return ev.loc[~span]
-    return ev
+    span = profiler_span(trace)
+    return ev.loc[~span] if span is not None else ev
+
+
+def profiler_span(trace: Trace) -> np.ndarray | None:
+    """Boolean mask over ``trace.events`` of the rows :func:`analysed_events` leaves out
+    (the PyTorch profiler's ``Trace`` span), or ``None`` when there are none."""
+    ev = trace.events
+    if trace.metadata.get("format") != "kineto" or not len(ev):
+        return None
+    span = (ev["cat"] == "Trace").to_numpy()
+    return span if span.any() else None
 
 
 def thread_keys(events: pd.DataFrame) -> np.ndarray:
@@ -104,9 +112,13 @@ def _outermost(events: pd.DataFrame, name_codes: np.ndarray) -> np.ndarray:
     return outer
 
 
-def name_stats(events: pd.DataFrame) -> pd.DataFrame:
+def name_stats(events: pd.DataFrame, drop: np.ndarray | None = None) -> pd.DataFrame:
     """Per slice name: ``count`` (int64), ``self_dur`` and ``total_dur`` (float64, µs),
     indexed by name (str), unsorted. ``total_dur`` counts recursive frames once.
+
+    ``drop``, a boolean mask over the rows, leaves those rows out exactly as if they had
+    been removed first (without copying the table): the result equals
+    ``name_stats(events.loc[~drop])``.
 
     When ``events`` has the ``calls`` and ``cumtime`` columns of a cProfile trace
     (:mod:`~jupyter_assistant.traces.cprofile`), ``count`` is the profiler's call count
@@ -120,18 +132,26 @@ def name_stats(events: pd.DataFrame) -> pd.DataFrame:
         else names.array
     codes = np.asarray(cats.codes, dtype=np.int64)
     k = len(cats.categories)
+    bins = k
+    if drop is not None and drop.any():
+        # dropped rows become a name of their own (code k), so they nest with no other
+        # row in _outermost and each sum adds the same rows in the same order as without
+        # them; that bin is cut off at the end
+        codes = np.where(drop, k, codes)
+        bins = k + 1
     outer = _outermost(events, codes)
-    count = np.bincount(codes, minlength=k)
+    count = np.bincount(codes, minlength=bins)
     self_dur = np.bincount(codes, weights=events["self_dur"].to_numpy(dtype=np.float64),
-                           minlength=k)
+                           minlength=bins)
     dur = events["dur"].to_numpy(dtype=np.float64)
-    total: np.ndarray = np.bincount(codes[outer], weights=dur[outer], minlength=k)
-    used = count > 0
+    total: np.ndarray = np.bincount(codes[outer], weights=dur[outer], minlength=bins)
+    used = count[:k] > 0
     if "calls" in events.columns and "cumtime" in events.columns:  # cProfile: pstats' own
-        calls = np.bincount(codes, weights=events["calls"].to_numpy(np.float64), minlength=k)
+        calls = np.bincount(codes, weights=events["calls"].to_numpy(np.float64), minlength=bins)
         count = np.rint(calls).astype(np.int64)
-        total = np.zeros(k)
+        total = np.zeros(bins)
         np.maximum.at(total, codes, events["cumtime"].to_numpy(dtype=np.float64))
+    count, self_dur, total = count[:k], self_dur[:k], total[:k]
     return pd.DataFrame({"count": count[used].astype(np.int64), "self_dur": self_dur[used],
                          "total_dur": total[used]},
                         index=pd.Index(np.asarray(cats.categories.astype(str))[used],
@@ -174,10 +194,11 @@ def hotspots(
     """
     if by not in _BY:
         raise ValueError(f"by must be one of {_BY}, not {by!r}")
-    events = analysed_events(trace, STAT_COLUMNS)
     if kind is not None:
-        events = events.loc[_kind_mask(trace, events, kind)]
-    stats = name_stats(events)
+        events = analysed_events(trace, STAT_COLUMNS)
+        stats = name_stats(events.loc[_kind_mask(trace, events, kind)])
+    else:  # every row but the profiler's span, without copying the table
+        stats = name_stats(trace.events, drop=profiler_span(trace))
     total_self = float(stats["self_dur"].sum())
     out = stats.reset_index()
     out["self_pct"] = 100.0 * out["self_dur"] / total_self if total_self > 0 else 0.0
