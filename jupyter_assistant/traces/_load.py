@@ -132,10 +132,7 @@ def _load_one(source: Any, fmt: str | None, max_bytes: int) -> Trace:
         # the Chrome reader parses as it reads: the uncompressed text is never held whole
         trace = reader(src.pieces(), name)  # type: ignore[arg-type]
     else:
-        # hand the text over without keeping a reference here, so that a reader that is
-        # done with it can free it before building frames
-        box = [src.read()]
-        trace = reader(box.pop(), name)
+        trace = reader(src.read(), name)
     if src.bytes_read >= TRIM_MIN_BYTES:
         trim_heap()
     trace.metadata.setdefault("format", fmt)
