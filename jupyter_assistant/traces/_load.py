@@ -18,8 +18,7 @@ from ._heap import TRIM_MIN_BYTES, trim_heap
 from ._model import Trace
 from ._source import open_source
 
-__all__ = ["CACHE_MIN_BYTES", "DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace",
-           "read_source"]
+__all__ = ["CACHE_MIN_BYTES", "DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace"]
 
 #: Largest uncompressed trace accepted by default, in bytes (2 GiB). A gzip member that
 #: inflates past it is refused without inflating further (gzip-bomb guard).
@@ -47,19 +46,6 @@ FORMATS: dict[str, str] = {
 
 _BLANK = re.compile(rb"\s*")
 _TRACE_SUFFIXES = (".json", ".gz", ".json.gz")
-
-
-def read_source(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str]:
-    """Read ``source`` (path, bytes, bytearray, memoryview or binary/text file object) into
-    uncompressed bytes; returns ``(data, name)``. Gzip is detected by its magic bytes.
-
-    Raises :class:`TraceFormatError` for an unreadable, empty, oversized or corrupt source.
-    """
-    src = open_source(source, max_bytes)
-    raw = src.read()
-    if _BLANK.fullmatch(raw):  # (not raw.strip(), which would copy the text)
-        raise TraceFormatError(src.name, "byte 0", "the file is empty")
-    return raw, src.name
 
 
 # py-spy writes samples with no Python frame as " COUNT" (an empty stack)
@@ -124,6 +110,7 @@ def _load_one(source: Any, fmt: str | None, max_bytes: int) -> Trace:
     src = open_source(source, max_bytes)
     name = src.name
     head = src.head()
+    # (a blank check, not ``.strip()``, which would copy the text)
     if _BLANK.fullmatch(head) and _BLANK.fullmatch(src.read()):
         raise TraceFormatError(name, "byte 0", "the file is empty")
     fmt = fmt or detect_format(head, name)
