@@ -47,6 +47,22 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _text(value: object) -> str:
+    """A reply item as ``str``. The client decodes replies (``decode_responses=True``), but
+    redis-py 8 types every reply as ``bytes | str`` (or a tuple, for scored replies), so this
+    narrows it, and also serves a client that was built without decoding."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode()
+    raise StoreError(f"redis: expected a string reply, got {type(value).__name__}")
+
+
+def _text_hash(h: dict[Any, Any]) -> dict[str, str]:
+    """A ``HGETALL`` reply as ``dict[str, str]`` (see :func:`_text`)."""
+    return {_text(k): _text(v) for k, v in h.items()}
+
+
 class RedisTelemetry:
     """The :class:`~jupyter_assistant.store.TelemetryStore` half of ``RedisStore`` (a mixin
     using the store's client ``_r``, key builder ``_k`` and ``_transaction``)."""
@@ -121,7 +137,7 @@ class RedisTelemetry:
         records: list[_R] = []
         for i in range(0, len(ids), 1000):
             chunk = ids[i:i + 1000]
-            raw = await self._r.mget([self._k(kind, c) for c in chunk])
+            raw = await self._r.mget([self._k(kind, _text(c)) for c in chunk])
             records += [cls.from_dict(orjson.loads(r)) for r in raw if r is not None]
         if paged:
             return records, int(total)

@@ -34,7 +34,7 @@ from ..events import Event
 from ..exceptions import NotFoundError, StoreError
 from ._base import SESSION_TTL_S
 from ._records import Conversation, Message, Page, SessionRecord
-from ._redis_telemetry import RedisTelemetry, _dumps, _Pipe, _translate
+from ._redis_telemetry import RedisTelemetry, _dumps, _Pipe, _text, _text_hash, _translate
 from ._util import check_id, check_page, check_role, known_id, new_id, now, title_from_content
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
@@ -169,7 +169,7 @@ class RedisStore(RedisTelemetry):
     async def get_conversation(self, user_id: str, conversation_id: str) -> Conversation:
         """The conversation with its stats; ``NotFoundError`` if not ``user_id``'s."""
         known_id(conversation_id, "conversation")
-        h = await self._r.hgetall(self._k("conv", conversation_id))
+        h = _text_hash(await self._r.hgetall(self._k("conv", conversation_id)))
         if not h or h.get("user_id") != user_id:
             raise NotFoundError(f"conversation {conversation_id!r} not found")
         return _conversation(h)
@@ -415,7 +415,7 @@ class RedisStore(RedisTelemetry):
         index = self._k("sessions")
         t = now()
         await self._r.zremrangebyscore(index, "-inf", t)
-        ids = await self._r.zrange(index, 0, -1)
+        ids = [_text(i) for i in await self._r.zrange(index, 0, -1)]
         async with self._r.pipeline(transaction=False) as pipe:
             for sid in ids:
                 key, _, seqs = self._session_keys(sid)
@@ -434,7 +434,7 @@ class RedisStore(RedisTelemetry):
         """Delete expired sessions and their event logs (Redis also expires them on its
         own); returns how many were removed from the session index."""
         index = self._k("sessions")
-        dead = await self._r.zrangebyscore(index, "-inf", now())
+        dead = [_text(i) for i in await self._r.zrangebyscore(index, "-inf", now())]
         if dead:
             async with self._r.pipeline(transaction=True) as pipe:
                 for sid in dead:
