@@ -3,11 +3,14 @@ docstring gives its columns, units and the source of its definitions."""
 
 from .compare import compare_traces
 from .gpu import kernel_breakdown, kernel_type, kernel_type_breakdown, temporal_breakdown
+from .gpu_util import device_events, gpu_utilization
 from .hotspots import hotspots
 from .threads import idle_gaps, long_slices, thread_utilization
 
 __all__ = [
     "compare_traces",
+    "device_events",
+    "gpu_utilization",
     "hotspots",
     "idle_gaps",
     "kernel_breakdown",

@@ -7,6 +7,12 @@ same numbers, :func:`hta_gpu_events` repeats that loading, step by step, on
 ``hta/utils/utils.py``):
 
 1. **Rows.** Slices with a ``cat``; ``cat == "Trace"`` (the profiler's own span) is dropped.
+   *Where we differ from HTA:* ``gpu_user_annotation`` rows (the ``ProfilerStep#N`` and
+   ``record_function`` ranges Kineto mirrors onto a GPU stream) are dropped too. They are
+   annotations, not device work; HTA 0.5.0 keeps a row whenever its ``args`` carry a
+   ``stream`` and would count such a range as a COMPUTATION "kernel" spanning the whole
+   step. On every HTA ground-truth trace the annotations carry no ``stream`` argument, so
+   HTA's numbers there are unchanged.
 2. **Stream and correlation** come from ``args["stream"]`` / ``args["correlation"]``
    (-1 when absent, for every row, CPU rows included), as HTA flattens them.
 3. **Nanosecond rounding.** In a trace with fractional timestamps (PyTorch >= 2.3 writes
@@ -24,6 +30,17 @@ same numbers, :func:`hta_gpu_events` repeats that loading, step by step, on
 
 HTA also rebases ``ts`` to the earliest event over all ranks; every quantity computed
 here is a difference of times, so the rebase is not needed.
+
+*Where we differ from HTA (2):* after the rounding of step 3 a sub-µs event can have
+``end < ts``. HTA's interval union adds such an interval's negative length (-1 µs per
+isolated event), so on a trace with many isolated sub-µs kernels (common on H100/H200)
+its compute time can come out negative and its idle share above 100% (HTA 0.5.0 then
+fails an assertion in its own breakdown). :func:`merge_intervals` keeps HTA's arithmetic
+by default and treats such an interval as empty with ``clip=True``; the temporal
+breakdown uses the clipped union for a rank exactly when HTA's would give a share outside
+[0, 100] (see :func:`~jupyter_assistant.traces.analysis.gpu.temporal_breakdown`), so HTA's
+numbers stand wherever they are possible. The per-kernel durations of the kernel
+breakdown keep HTA's values (``-1`` included).
 """
 
 from __future__ import annotations
@@ -36,7 +53,11 @@ import pandas as pd
 
 from .._model import Trace
 
-__all__ = ["KERNEL_TYPES", "hta_gpu_events", "kernel_type", "merge_intervals", "trace_ranks"]
+__all__ = ["ANNOTATION_CATS", "KERNEL_TYPES", "hta_gpu_events", "kernel_type",
+           "merge_intervals", "trace_ranks"]
+
+#: Categories of annotation ranges that Kineto writes on device streams: never device work.
+ANNOTATION_CATS = ("gpu_user_annotation",)
 
 #: HTA's kernel types, in the order HTA assigns overlap bits (``1 << i``) and names overlaps.
 KERNEL_TYPES = ("COMPUTATION", "COMMUNICATION", "MEMORY")
@@ -155,7 +176,8 @@ def hta_gpu_events(
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in GPU_EVENT_COLUMNS.items()})
     # read the needed columns at the kept rows only, without copying the table
     cat_c = _categorical(ev["cat"])
-    drop_cats = [i for i, c in enumerate(cat_c.categories) if c in ("Trace", "", "nan")]
+    drop_cats = [i for i, c in enumerate(cat_c.categories)
+                 if c in ("Trace", "", "nan", *ANNOTATION_CATS)]
     rows = np.flatnonzero((cat_c.codes >= 0) & ~np.isin(cat_c.codes, drop_cats))
     cat_codes = cat_c.codes[rows]
     rank = trace_ranks(trace)[rows]
@@ -220,11 +242,18 @@ def hta_gpu_events(
     return out
 
 
-def merge_intervals(ts: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merge_intervals(ts: np.ndarray, end: np.ndarray, *,
+                    clip: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """HTA's ``merge_kernel_intervals``: sort by start, start a new group where a start is
-    after every earlier end, and return each group's ``(min start, max end)``."""
+    after every earlier end, and return each group's ``(min start, max end)``.
+
+    With ``clip=True`` (not HTA) an interval with ``end < ts`` (a sub-µs event after HTA's
+    ns rounding) counts as the empty interval ``[ts, ts]``, so no group has a negative
+    length; HTA keeps such a group and its length of -1 µs."""
     if len(ts) == 0:
         return ts[:0], end[:0]
+    if clip:
+        end = np.maximum(end, ts)
     order = np.argsort(ts, kind="stable")
     ts = ts[order]
     end = end[order]

@@ -77,6 +77,16 @@ def temporal_breakdown(
     and sets, syncs not overlapped by compute); ``*_pctg`` = ``round(100 * x / kernel
     time, 2)``, in %.
 
+    Where we differ from HTA: ``gpu_user_annotation`` ranges are never kernels (see
+    :mod:`~jupyter_assistant.traces.analysis._hta`), and when HTA's arithmetic gives a rank
+    an impossible result (a part below 0 or above the kernel time: its ns rounding turns an
+    isolated sub-µs kernel into a -1 µs interval that the union subtracts, which makes
+    HTA 0.5.0 report negative compute or > 100% idle, or fail an assertion), that rank is
+    computed with such intervals counted as empty and ``attrs["note"]`` names it. Every
+    ``*_pctg`` is therefore in [0, 100]; on every HTA ground-truth trace HTA's result is
+    possible and is returned unchanged. For device busy time on raw (unrounded)
+    timestamps use :func:`~jupyter_assistant.traces.analysis.gpu_util.gpu_utilization`.
+
     Returns one row per rank with GPU events, columns ``rank`` (int64), ``idle_time(us),
     compute_time(us), non_compute_time(us), kernel_time(us)`` (float64, µs) and
     ``idle_time_pctg, compute_time_pctg, non_compute_time_pctg`` (float64, %). Without GPU
@@ -91,23 +101,44 @@ def temporal_breakdown(
 def _temporal(gpu: pd.DataFrame) -> pd.DataFrame:
     """:func:`temporal_breakdown` of non-empty :func:`hta_gpu_events` output."""
     rows = []
+    clipped = []
     for rank, g in _by_rank(gpu):
         ts = g["ts"].to_numpy()
         end = g["end"].to_numpy()
-        mts, mend = merge_intervals(ts, end)
-        kernel_time = mend[-1] - mts[0]
-        idle = kernel_time - (mend - mts).sum()  # differences: exact in float64
         comp = (g["kernel_type"] == "COMPUTATION").to_numpy()
-        cts, cend = merge_intervals(ts[comp], end[comp])
-        compute = (cend - cts).sum()
-        rows.append((int(rank), idle, compute, kernel_time - compute - idle, kernel_time))
+        row = _temporal_times(ts, end, comp, clip=False)
+        if not _possible(*row):  # HTA's negative-length groups: see the docstring
+            row = _temporal_times(ts, end, comp, clip=True)
+            clipped.append(int(rank))
+        rows.append((int(rank), *row))
     out = pd.DataFrame(rows, columns=TEMPORAL_COLUMNS[:5]).astype(
         {c: "float64" for c in TEMPORAL_COLUMNS[1:5]})
+    if clipped:
+        out.attrs["note"] = (f"rank(s) {clipped}: sub-µs events rounded by HTA's ns rule "
+                             "counted as empty, not negative (HTA's union would leave "
+                             "[0, 100]%)")
     kt = out["kernel_time(us)"]
     for col in ("idle_time", "compute_time", "non_compute_time"):
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{col}_pctg"] = np.round(100 * (out[f"{col}(us)"] / kt), 2)
     return out
+
+
+def _temporal_times(ts: np.ndarray, end: np.ndarray, comp: np.ndarray, *,
+                    clip: bool) -> tuple[float, float, float, float]:
+    """``(idle, compute, non_compute, kernel_time)`` of one rank, µs."""
+    mts, mend = merge_intervals(ts, end, clip=clip)
+    kernel_time = (mend.max() if clip else mend[-1]) - mts[0]
+    idle = kernel_time - (mend - mts).sum()  # differences: exact in float64
+    cts, cend = merge_intervals(ts[comp], end[comp], clip=clip)
+    compute = (cend - cts).sum()
+    return float(idle), float(compute), float(kernel_time - compute - idle), float(kernel_time)
+
+
+def _possible(idle: float, compute: float, non_compute: float, kernel_time: float) -> bool:
+    """True when every part is >= 0 and none exceeds the kernel time."""
+    parts = (idle, compute, non_compute)
+    return kernel_time >= 0 and all(0 <= p <= kernel_time for p in parts)
 
 
 def _overlap_times(gpu: pd.DataFrame, types: tuple[str, ...]) -> dict[str, float]:

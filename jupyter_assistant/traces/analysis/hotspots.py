@@ -9,9 +9,10 @@ import pandas as pd
 
 from .._model import Trace
 from .._rows import rows_in
+from ._hta import ANNOTATION_CATS
 
-__all__ = ["HOTSPOT_COLUMNS", "analysed_events", "hotspots", "name_stats", "profiler_span",
-           "thread_keys"]
+__all__ = ["HOTSPOT_COLUMNS", "analysed_events", "hotspots", "name_stats", "not_work",
+           "profiler_span", "thread_keys"]
 
 #: Columns of :func:`hotspots` and their dtypes.
 HOTSPOT_COLUMNS = {"name": "object", "count": "int64", "self_dur": "float64",
@@ -25,19 +26,32 @@ _KINDS = ("cpu", "gpu", "async", "other")
 
 
 def analysed_events(trace: Trace, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """``trace.events`` without the PyTorch profiler's own recording span.
+    """``trace.events`` without the rows that are not work (:func:`not_work`).
 
     A Kineto trace holds one slice of category ``Trace`` (``PyTorch Profiler (0)``) that
-    spans the whole recording; it is not work, and HTA drops it too. Every other trace is
-    returned as is. The index still holds the rows' positions in ``trace.events``.
-    ``columns`` keeps only those of them that the table has (so that dropping the span
-    does not copy the others).
+    spans the whole recording; it is not work, and HTA drops it too. It also mirrors every
+    ``ProfilerStep#N`` and ``record_function`` range onto the GPU stream as a
+    ``gpu_user_annotation`` slice: an annotation, not a kernel, so it is left out (its
+    CPU-side ``user_annotation`` stays). Every other trace is returned as is. The index
+    still holds the rows' positions in ``trace.events``. ``columns`` keeps only those of
+    them that the table has (so that dropping rows does not copy the others).
     """
     ev = trace.events
     if columns is not None:
         ev = ev[[c for c in ev.columns if c in set(columns)]]
-    span = profiler_span(trace)
-    return ev.loc[~span] if span is not None else ev
+    drop = not_work(trace)
+    return ev.loc[~drop] if drop is not None else ev
+
+
+def not_work(trace: Trace) -> np.ndarray | None:
+    """Boolean mask over ``trace.events`` of the rows that are not work: the PyTorch
+    profiler's ``Trace`` span and the ``gpu_user_annotation`` ranges on device streams;
+    ``None`` when there are none (every non-Kineto trace)."""
+    ev = trace.events
+    if trace.metadata.get("format") != "kineto" or not len(ev):
+        return None
+    mask = ev["cat"].isin(("Trace", *ANNOTATION_CATS)).to_numpy()
+    return mask if mask.any() else None
 
 
 def profiler_span(trace: Trace) -> np.ndarray | None:
@@ -185,10 +199,11 @@ def hotspots(
 
     ``kind`` limits the slices to threads of that :attr:`Trace.threads` ``kind``
     (``"cpu"``, ``"gpu"``, ``"async"`` or ``"other"``); by default every slice counts, so
-    in a Kineto trace GPU kernels and CPU ops share one ranking (the profiler's own
-    ``Trace`` span is always left out, see :func:`analysed_events`). Self time follows the
-    Chrome Trace Event Format nesting on each thread, which for a PyTorch profiler trace
-    equals ``key_averages()`` "Self CPU" per op.
+    in a Kineto trace GPU kernels, memcpys and memsets and CPU ops share one ranking (the
+    profiler's own ``Trace`` span and the ``gpu_user_annotation`` ranges are always left
+    out, see :func:`analysed_events`, so ``kind="gpu"`` ranks device work only). Self
+    time follows the Chrome Trace Event Format nesting on each thread, which for a PyTorch
+    profiler trace equals ``key_averages()`` "Self CPU" per op.
 
     Raises ``ValueError`` for an unknown ``by`` or ``kind``.
     """
@@ -197,8 +212,8 @@ def hotspots(
     if kind is not None:
         events = analysed_events(trace, STAT_COLUMNS)
         stats = name_stats(events.loc[_kind_mask(trace, events, kind)])
-    else:  # every row but the profiler's span, without copying the table
-        stats = name_stats(trace.events, drop=profiler_span(trace))
+    else:  # every row but the profiler's span and annotations, without copying the table
+        stats = name_stats(trace.events, drop=not_work(trace))
     total_self = float(stats["self_dur"].sum())
     out = stats.reset_index()
     out["self_pct"] = 100.0 * out["self_dur"] / total_self if total_self > 0 else 0.0

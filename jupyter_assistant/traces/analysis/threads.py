@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .._model import Trace
-from .hotspots import analysed_events, thread_keys
+from .hotspots import analysed_events, not_work, thread_keys
 
 __all__ = ["idle_gaps", "long_slices", "thread_utilization"]
 
@@ -33,9 +33,16 @@ def _thread_info(trace: Trace, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _top_level(trace: Trace) -> pd.DataFrame:
-    """Depth-0 slices sorted by thread and start, with a ``thread`` id column."""
+    """Top-level work slices sorted by thread and start, with a ``thread`` id column: the
+    depth-0 slices, and the slices whose parent is not work (:func:`not_work`: a GPU
+    kernel nested in a ``gpu_user_annotation`` range is top-level device work)."""
     ev = analysed_events(trace)
-    top = ev.loc[ev["depth"].to_numpy() == 0, [*_thread_cols(ev), "name", "ts", "end"]]
+    top_mask = ev["depth"].to_numpy() == 0
+    dropped = not_work(trace)
+    if dropped is not None:
+        parent = ev["parent"].to_numpy(dtype=np.int64)
+        top_mask |= (parent >= 0) & dropped[np.maximum(parent, 0)]
+    top = ev.loc[top_mask, [*_thread_cols(ev), "name", "ts", "end"]]
     top = top.assign(thread=thread_keys(top))
     return top.sort_values(["thread", "ts"], kind="stable", ignore_index=True)
 
@@ -72,7 +79,8 @@ def thread_utilization(trace: Trace) -> pd.DataFrame:
     A thread is busy while one of its top-level slices runs (the union of the depth-0
     slices, so overlapping top-level slices count once), idle between them, over its span
     from its first slice start to its last slice end. On a Kineto trace a GPU stream is a
-    thread too (``kind == "gpu"``).
+    thread too (``kind == "gpu"``), busy while a kernel, memcpy or memset runs: the
+    ``gpu_user_annotation`` ranges on it are annotations, not work, and never count.
 
     Returns columns ``rank`` (when the events have one, as Kineto traces do), ``pid,
     tid`` (int64), ``thread_name`` (str), ``kind`` (``"cpu"``, ``"gpu"``, ``"async"``,
