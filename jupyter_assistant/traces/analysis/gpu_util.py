@@ -61,13 +61,19 @@ def device_events(trace: Trace) -> pd.DataFrame:
     rows = np.flatnonzero(keep)
     ts = ev["ts"].to_numpy(dtype=np.float64)[rows]
     end = np.maximum(ev["end"].to_numpy(dtype=np.float64)[rows], ts)
-    names = ev["name"].to_numpy()[rows].astype(str)
-    uniq, inv = np.unique(names, return_inverse=True)
-    types = np.asarray([kernel_type(n) for n in uniq], dtype=object)[inv] if len(uniq) \
-        else np.zeros(0, dtype=object)
+    name_col = ev["name"]
+    if not isinstance(name_col.dtype, pd.CategoricalDtype):
+        name_col = name_col.astype(str).astype("category")
+    codes = np.asarray(name_col.cat.codes.to_numpy()[rows], dtype=np.int64)
+    labels = np.asarray(name_col.cat.categories.astype(str), dtype=object)
+    used = np.unique(codes[codes >= 0])
+    label_types = np.empty(len(labels), dtype=object)
+    label_types[used] = [kernel_type(str(n)) for n in labels[used]]
+    names = labels[np.maximum(codes, 0)]
+    types = label_types[np.maximum(codes, 0)]
     corr = (ev["correlation"].to_numpy(dtype=np.int64, na_value=-1)[rows]
             if "correlation" in ev.columns else np.full(len(rows), -1, dtype=np.int64))
-    cats = cat.to_numpy()[rows].astype(str)
+    cats = np.asarray(cat.to_numpy()[rows], dtype=object).astype(str).astype(object)
     nbytes = np.full(len(rows), np.nan)
     if "args" in ev.columns:
         mem = np.flatnonzero(types == "MEMORY")

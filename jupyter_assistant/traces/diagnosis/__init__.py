@@ -1,0 +1,64 @@
+"""``diagnose``: name what bounds a trace, with the evidence and the fix.
+
+Rules live in one module per family: :mod:`.gpu` (PyTorch profiler traces with device
+activity: input_bound, host_to_device_copy, host_sync, launch_overhead, gpu_compute_bound,
+communication_bound), :mod:`.cpu` (cpu_hotspot, gc_pressure, any trace) and
+:mod:`.devtools` (long_tasks, layout_thrashing). Each module's docstring gives its
+thresholds and their sources. Every finding is computed from the trace's intervals; names
+only tell which API or annotation an interval is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .._model import Trace
+from ._finding import FINDING_COLUMNS, KINDS, SEVERITIES, SOURCES, Finding
+from .cpu import cpu_findings
+from .devtools import devtools_findings, forced_layouts, long_tasks
+from .gpu import gpu_findings
+
+__all__ = ["FINDING_COLUMNS", "KINDS", "SOURCES", "Finding", "diagnose", "forced_layouts",
+           "long_tasks"]
+
+# Within one severity, what has to be fixed first: a sync, a pageable copy or a starved
+# input pipeline inside the step stops the host from running ahead of the GPU (and CUDA
+# graph capture), so they come before launch overhead and kernel efficiency.
+_ORDER = {"input_bound": 0, "host_to_device_copy": 0, "host_sync": 0,
+          "communication_bound": 1, "launch_overhead": 1, "layout_thrashing": 1,
+          "long_tasks": 1, "gc_pressure": 1, "cpu_hotspot": 1, "gpu_compute_bound": 1}
+
+
+def diagnose(trace: Trace) -> pd.DataFrame:
+    """The findings about ``trace``, most important first.
+
+    Returns a DataFrame with one row per finding and columns ``kind`` (str, one of
+    :data:`KINDS`), ``severity`` (str: ``"high"``, ``"medium"`` or ``"low"``), ``share``
+    (float64, 0–1: the fraction of step time — or of the profile, for CPU and browser
+    traces — that the finding explains; NaN where it does not apply), ``evidence`` (str:
+    the numbers with units and the names of the ops, kernels or functions involved),
+    ``fix`` (str: the standard remedy, naming the API or setting) and ``source`` (str:
+    where the rule and its threshold come from). Ordered by severity; within a severity,
+    problems that stop the host from running ahead (input, copies, syncs) first, then by
+    share. ``gpu_compute_bound`` with severity ``low`` is the healthy state (the GPU
+    bounds the step). An empty frame (same columns) when nothing stands out.
+    """
+    findings: list[Finding] = []
+    gpu = gpu_findings(trace)
+    findings += gpu
+    busy = None
+    if trace.format == "kineto":
+        from ..analysis.gpu_util import gpu_utilization
+
+        util = gpu_utilization(trace)
+        busy = float(util["busy_pct"].mean()) / 100 if len(util) else None
+    findings += cpu_findings(trace, gpu_busy=busy)
+    if trace.format == "devtools":
+        findings += devtools_findings(trace)
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (rank[f.severity], _ORDER.get(f.kind, 1),
+                                 -(f.share if not math.isnan(f.share) else -1.0)))
+    out = pd.DataFrame([f.__dict__ for f in findings], columns=list(FINDING_COLUMNS))
+    return out.astype(FINDING_COLUMNS)

@@ -1,0 +1,282 @@
+"""The measurements the GPU rules read, computed once per trace.
+
+The profiled time is cut into windows: each ``ProfilerStep#N`` on its CPU thread, or the
+whole CPU activity of a rank when the trace has no steps. Inside the windows, device busy
+time is the union of kernel, memcpy and memset intervals. Every stretch of GPU idle time
+(a *gap*) is given one cause, looking at what the host did from the start of the gap until
+it called the API that launched the next device activity (the launch is tied to the
+activity by ``correlation``), in this order:
+
+``kernel_wait``
+    the next activity was launched before the gap began: the GPU was not waiting for the
+    host (HTA's idle-time breakdown calls this kernel wait / other);
+``input``
+    the training thread was inside PyTorch's ``enumerate(DataLoader)#...__next__`` for at
+    least half of that time;
+``copy``
+    the host was inside host-to-device copy calls (``cudaMemcpy*`` whose copy is HtoD,
+    and the synchronisations issued inside the same op) for at least half of it;
+``sync``
+    a synchronisation call (``cuda*Synchronize``, or a device-to-host copy call, which
+    blocks the host until the copy is done) *inside* the window (device work was queued
+    before it and after it; a barrier at the very start or end of a step, as step-timing
+    code uses, is not counted) was running when the GPU went idle: the host had waited
+    for the device to drain, so nothing was queued behind it;
+``launch``
+    none of these, the next activity was launched by a per-kernel launch call
+    (``cudaLaunchKernel`` and kin) and the gap is at most :data:`LAUNCH_GAP_US` (100 µs,
+    about ten launches' worth of host cost: a CUDA launch takes ~5-10 µs, PyTorch's eager
+    dispatch ~10-20 µs more per op): the host was dispatching work one kernel at a time;
+``host``
+    none of these (e.g. Python between CUDA graph replays, or the end of a window).
+
+Each gap counts once, so the shares of the rules that use them never add up past 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._model import Trace
+from ..analysis._hta import trace_ranks
+from ..analysis.gpu_util import device_events, union_intervals
+from ..analysis.hotspots import analysed_events
+from ..analysis.steps import profiler_steps
+
+__all__ = ["GAP_CAUSES", "LAUNCH_GAP_US", "GpuFacts", "gpu_facts"]
+
+#: A GPU gap before a per-kernel launch longer than this (µs) is host work, not launch cost.
+LAUNCH_GAP_US = 100.0
+
+GAP_CAUSES = ("kernel_wait", "input", "copy", "sync", "launch", "host")
+
+_RUNTIME_CATS = ("cuda_runtime", "cuda_driver", "Runtime", "hip_runtime")
+_SYNC_API = re.compile(r"^(cuda|hip)(Device|Stream|Event|Ctx)Synchronize$|^cuCtxSynchronize$"
+                       r"|^cu(Stream|Event)Synchronize$")
+_LAUNCH_API = re.compile(r"^(cuda|hip)LaunchKernel|^cuLaunchKernel|^(cuda|hip)Launch"
+                         r"CooperativeKernel|^hipExtModuleLaunchKernel|^hipModuleLaunchKernel")
+_COPY_API = re.compile(r"^(cuda|hip)Memcpy|^cuMemcpy")
+_LOADER = "enumerate(DataLoader)#"
+
+
+@dataclass
+class GpuFacts:
+    """What the GPU rules need; times in µs summed over every window of every rank."""
+
+    has_steps: bool
+    n_windows: int
+    wall: float
+    busy: float
+    compute: float
+    communication: float
+    comm_overlapped: float
+    memory_htod_dtoh: float
+    gaps: dict[str, float]
+    gap_counts: dict[str, int]
+    device: pd.DataFrame
+    runtime: pd.DataFrame
+    syncs: Counter[str] = field(default_factory=Counter)
+    sync_blocked: float = 0.0
+    inner_syncs: int = 0  # sync points inside windows (one per op)
+    loader_time: float = 0.0
+    loader_names: list[str] = field(default_factory=list)
+    copy_calls_time: float = 0.0
+
+    @property
+    def per_window(self) -> float:
+        """Mean window (step) length, µs."""
+        return self.wall / self.n_windows if self.n_windows else 0.0
+
+
+def _is_transfer(name: str) -> bool:
+    return name.startswith(("Memcpy HtoD", "Memcpy DtoH"))
+
+
+def _covered(us: np.ndarray, ue: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Length of the union ``(us, ue)`` (sorted, disjoint) that lies before each ``x``."""
+    if not len(us):
+        return np.zeros(len(x))
+    cum = np.concatenate(([0.0], np.cumsum(ue - us)))
+    i = np.searchsorted(us, x, side="right") - 1
+    j = np.maximum(i, 0)
+    part = np.clip(x - us[j], 0.0, ue[j] - us[j])
+    return np.where(i >= 0, cum[j] + part, 0.0)
+
+
+def _overlap(us: np.ndarray, ue: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return _covered(us, ue, hi) - _covered(us, ue, lo)
+
+
+def _clip_union(ts: np.ndarray, end: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray,
+                                                                                 np.ndarray]:
+    m = (end > lo) & (ts < hi)
+    return union_intervals(np.clip(ts[m], lo, hi), np.clip(end[m], lo, hi))
+
+
+def _length(u: tuple[np.ndarray, np.ndarray]) -> float:
+    return float((u[1] - u[0]).sum())
+
+
+def _windows(trace: Trace, ev: pd.DataFrame, ranks: np.ndarray) -> tuple[pd.DataFrame, bool]:
+    steps = profiler_steps(trace)
+    if len(steps):
+        # steps of one rank do not overlap; keep them disjoint even if a trace disagrees
+        w = steps[["rank", "ts", "end", "tid"]].copy()
+        return w, True
+    rows = []
+    cpu = ev["stream"].to_numpy(dtype=np.int64, na_value=-1) < 0
+    for r in np.unique(ranks):
+        m = ranks == r
+        c = m & cpu
+        lo = float(ev["ts"].to_numpy()[c].min()) if c.any() else float(ev["ts"].to_numpy()[m].min())
+        hi = float(ev["end"].to_numpy()[m].max())
+        rows.append((int(r), lo, hi, -1))
+    return pd.DataFrame(rows, columns=["rank", "ts", "end", "tid"]), False
+
+
+def gpu_facts(trace: Trace) -> GpuFacts | None:
+    """The measurements of a Kineto trace with device activity, or ``None``."""
+    if trace.format != "kineto" or "stream" not in trace.events.columns:
+        return None
+    dev_all = device_events(trace)
+    if dev_all.empty:
+        return None
+    ev = analysed_events(trace)
+    ranks = trace_ranks(trace)[ev.index.to_numpy()]
+    windows, has_steps = _windows(trace, ev, ranks)
+    stream = ev["stream"].to_numpy(dtype=np.int64, na_value=-1)
+    cat = np.asarray(ev["cat"].to_numpy(), dtype=object)
+    name_col = ev["name"]
+    if not isinstance(name_col.dtype, pd.CategoricalDtype):
+        name_col = name_col.astype(str).astype("category")
+    labels = np.asarray(name_col.cat.categories.astype(str), dtype=object)
+    codes = np.asarray(name_col.cat.codes.to_numpy(), dtype=np.int64)
+    loader_codes = [i for i, n in enumerate(labels) if n.startswith(_LOADER)]
+    is_loader = np.isin(codes, loader_codes)
+    ts_all = ev["ts"].to_numpy(dtype=np.float64)
+    end_all = ev["end"].to_numpy(dtype=np.float64)
+    corr_all = (ev["correlation"].to_numpy(dtype=np.int64, na_value=-1)
+                if "correlation" in ev.columns else np.full(len(ev), -1, np.int64))
+    parent_all = ev["parent"].to_numpy(dtype=np.int64)
+    is_rt = np.isin(cat, _RUNTIME_CATS) & (stream < 0)
+
+    gaps: dict[str, float] = dict.fromkeys(GAP_CAUSES, 0.0)
+    gap_counts: dict[str, int] = dict.fromkeys(GAP_CAUSES, 0)
+    syncs: Counter[str] = Counter()
+    totals = dict(wall=0.0, busy=0.0, compute=0.0, comm=0.0, both=0.0, mem=0.0,
+                  sync_blocked=0.0, loader=0.0, copy_calls=0.0)
+    loader_names: set[str] = set()
+    dev_parts, rt_parts = [], []
+    n_inner = 0
+    for rank, win in windows.groupby("rank", sort=True):
+        rm = ranks == rank
+        dev = dev_all[dev_all["rank"] == rank]
+        rt_idx = np.flatnonzero(rm & is_rt)
+        rt = pd.DataFrame({"name": labels[codes[rt_idx]].astype(str), "ts": ts_all[rt_idx],
+                           "end": end_all[rt_idx],
+                           "correlation": corr_all[rt_idx], "parent": parent_all[rt_idx]})
+        # classify runtime calls
+        mem_dir = dict(zip(dev["correlation"].to_numpy(), dev["name"].to_numpy(), strict=False))
+        copy_name = np.asarray([mem_dir.get(c, "") if _COPY_API.match(n) else ""
+                                for n, c in zip(rt["name"], rt["correlation"], strict=True)],
+                               dtype=object)
+        is_htod = np.asarray([str(n).startswith("Memcpy HtoD") for n in copy_name], dtype=bool)
+        is_dtoh = np.asarray([str(n).startswith("Memcpy DtoH") for n in copy_name], dtype=bool)
+        is_sync_api = np.asarray([bool(_SYNC_API.match(n)) for n in rt["name"]], dtype=bool)
+        htod_parents = set(rt["parent"].to_numpy()[is_htod & (rt["parent"].to_numpy() >= 0)])
+        copy_sync = is_sync_api & np.isin(rt["parent"].to_numpy(), list(htod_parents))
+        is_sync = (is_sync_api & ~copy_sync) | is_dtoh
+        is_copy = is_htod | copy_sync
+        launch_of = dict(zip(rt["correlation"].to_numpy(), zip(rt["ts"].to_numpy(),
+                                                                rt["name"].to_numpy(),
+                                                                strict=True), strict=False))
+        # loader phases on the loop's thread
+        lmask = rm & (stream < 0) & is_loader
+        loader_names |= set(labels[codes[lmask]].tolist())
+        lu = union_intervals(ts_all[lmask], end_all[lmask])
+        su = union_intervals(rt["ts"].to_numpy()[is_sync], rt["end"].to_numpy()[is_sync])
+        sts, sen = rt["ts"].to_numpy()[is_sync], rt["end"].to_numpy()[is_sync]
+        snames = np.where(is_dtoh, "device-to-host copy", rt["name"].to_numpy())[is_sync]
+        spar = rt["parent"].to_numpy()[is_sync]
+        cu = union_intervals(rt["ts"].to_numpy()[is_copy], rt["end"].to_numpy()[is_copy])
+
+        dts, dend = dev["ts"].to_numpy(), dev["end"].to_numpy()
+        kt = dev["kernel_type"].to_numpy()
+        xfer = dev["name"].map(_is_transfer).to_numpy(dtype=bool)
+        dcorr = dev["correlation"].to_numpy()
+        in_any = np.zeros(len(dev), dtype=bool)
+        rt_in = np.zeros(len(rt), dtype=bool)
+        for lo, hi in zip(win["ts"].astype(float).tolist(), win["end"].astype(float).tolist(),
+                          strict=True):
+            totals["wall"] += hi - lo
+            in_any |= (dts >= lo) & (dts < hi)
+            rt_in |= (rt["ts"].to_numpy() >= lo) & (rt["ts"].to_numpy() < hi)
+            bu = _clip_union(dts, dend, lo, hi)
+            totals["busy"] += _length(bu)
+            comp = _clip_union(dts[kt == "COMPUTATION"], dend[kt == "COMPUTATION"], lo, hi)
+            comm = _clip_union(dts[kt == "COMMUNICATION"], dend[kt == "COMMUNICATION"], lo, hi)
+            totals["compute"] += _length(comp)
+            totals["comm"] += _length(comm)
+            if len(comm[0]):
+                totals["both"] += float(_overlap(comp[0], comp[1], comm[0], comm[1]).sum())
+            totals["mem"] += _length(_clip_union(dts[xfer], dend[xfer], lo, hi))
+            totals["loader"] += float(_overlap(lu[0], lu[1], np.array([lo]), np.array([hi]))[0])
+            totals["sync_blocked"] += float(_overlap(su[0], su[1], np.array([lo]),
+                                                     np.array([hi]))[0])
+            totals["copy_calls"] += float(_overlap(cu[0], cu[1], np.array([lo]),
+                                                   np.array([hi]))[0])
+            # the gaps of this window
+            gs = np.concatenate(([lo], bu[1]))
+            ge = np.concatenate((bu[0], [hi]))
+            keep = ge > gs
+            gs, ge = gs[keep], ge[keep]
+            if not len(gs):
+                continue
+            order = np.argsort(dts, kind="stable")
+            nxt = np.searchsorted(dts[order], ge, side="left")
+            has_next = nxt < len(order)
+            nxt_corr = np.where(has_next, dcorr[order][np.minimum(nxt, len(order) - 1)], -1)
+            launch = [launch_of.get(c) for c in nxt_corr]
+            lts = np.asarray([x[0] if x else np.nan for x in launch])
+            per_kernel = np.asarray([bool(x and _LAUNCH_API.match(str(x[1]))) for x in launch])
+            known = ~np.isnan(lts)
+            waited = known & (np.nan_to_num(lts, nan=np.inf) <= gs)
+            half = np.maximum(0.5 * (ge - gs), 1e-9)
+            inp = _overlap(lu[0], lu[1], gs, ge) >= half
+            cpy = _overlap(cu[0], cu[1], gs, ge) >= half
+            # a sync inside the window (device work before and after it) was running when
+            # the GPU went idle: the host was waiting for the device to drain
+            inner = (np.searchsorted(dts, sts, side="left") > np.searchsorted(dts, lo)) & (
+                np.searchsorted(dts, sen, side="right") < np.searchsorted(dts, hi))
+            wu = union_intervals(sts[inner], sen[inner])
+            syn = _overlap(wu[0], wu[1], gs, gs + 1e-3) > 0
+            # one sync point per op (``.cpu()`` = a DtoH copy + a stream sync in one op)
+            sp = spar[inner]
+            n_inner += len(set(sp[sp >= 0].tolist())) + int((sp < 0).sum())
+            for n in snames[inner]:
+                syncs[str(n)] += 1
+            quick = (ge - gs) <= LAUNCH_GAP_US
+            cause = np.select([waited, inp, cpy, syn, per_kernel & quick],
+                              ["kernel_wait", "input", "copy", "sync", "launch"], "host")
+            for c in GAP_CAUSES:
+                m = cause == c
+                gaps[c] += float((ge[m] - gs[m]).sum())
+                gap_counts[c] += int(m.sum())
+        dev_parts.append(dev[in_any])
+        sub = rt[rt_in].assign(is_sync=is_sync[rt_in], is_copy=is_copy[rt_in],
+                               copy_name=copy_name[rt_in])
+        rt_parts.append(sub)
+
+    return GpuFacts(
+        has_steps=has_steps, n_windows=len(windows), wall=totals["wall"],
+        busy=totals["busy"], compute=totals["compute"], communication=totals["comm"],
+        comm_overlapped=totals["both"], memory_htod_dtoh=totals["mem"], gaps=gaps,
+        gap_counts=gap_counts, device=pd.concat(dev_parts, ignore_index=True),
+        runtime=pd.concat(rt_parts, ignore_index=True), syncs=syncs,
+        sync_blocked=totals["sync_blocked"], inner_syncs=n_inner, loader_time=totals["loader"],
+        loader_names=sorted(loader_names), copy_calls_time=totals["copy_calls"])
