@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "Trace": "jupyter_assistant.traces",
     "compare_traces": "jupyter_assistant.traces.analysis.compare",
     "detect_format": "jupyter_assistant.traces",
+    "diagnose": "jupyter_assistant.traces.diagnosis",
     "load_trace": "jupyter_assistant.traces",
 }
 
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "compare_traces",
     "detect_format",
+    "diagnose",
     "load_trace",
     "tool",
 ]
@@ -80,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .tools import tool
     from .traces import Trace, detect_format, load_trace
     from .traces.analysis.compare import compare_traces
+    from .traces.diagnosis import diagnose
 
 
 def __getattr__(name: str) -> Any:

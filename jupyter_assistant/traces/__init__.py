@@ -8,6 +8,7 @@ from .analysis import compare_traces
 from .chrome import read_chrome
 from .cprofile import read_cprofile
 from .cpuprofile import read_cpuprofile
+from .diagnosis import diagnose
 from .folded import read_folded
 from .speedscope import read_speedscope
 from .summary import Summary, summarize
@@ -20,6 +21,7 @@ __all__ = [
     "build_slice_table",
     "compare_traces",
     "detect_format",
+    "diagnose",
     "load_trace",
     "read_chrome",
     "read_cprofile",

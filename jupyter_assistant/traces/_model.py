@@ -171,6 +171,30 @@ class Trace:
 
         return kernel_breakdown(self, **kwargs)
 
+    def diagnose(self) -> pd.DataFrame:
+        """What bounds this trace, most important first: columns ``kind, severity,
+        share, evidence, fix, source``; see
+        :func:`jupyter_assistant.traces.diagnosis.diagnose`."""
+        from .diagnosis import diagnose
+
+        return diagnose(self)
+
+    def gpu_utilization(self) -> pd.DataFrame:
+        """Device busy time (union of kernel, memcpy and memset intervals, raw
+        timestamps) per device; see
+        :func:`jupyter_assistant.traces.analysis.gpu_util.gpu_utilization`."""
+        from .analysis.gpu_util import gpu_utilization
+
+        return gpu_utilization(self)
+
+    def step_breakdown(self) -> pd.DataFrame:
+        """One row per ``ProfilerStep#N`` with its GPU busy/idle time; see
+        :func:`jupyter_assistant.traces.analysis.steps.step_breakdown` (and
+        ``step_phases``, ``step_kernel_categories`` there)."""
+        from .analysis.steps import step_breakdown
+
+        return step_breakdown(self)
+
     def summary(self, max_tokens: int = 1500) -> Summary:
         """A markdown summary of the trace that fits ``max_tokens`` (estimated tokens).
 

@@ -5,6 +5,7 @@ from .compare import compare_traces
 from .gpu import kernel_breakdown, kernel_type, kernel_type_breakdown, temporal_breakdown
 from .gpu_util import device_events, gpu_utilization
 from .hotspots import hotspots
+from .steps import profiler_steps, step_breakdown, step_kernel_categories, step_phases
 from .threads import idle_gaps, long_slices, thread_utilization
 
 __all__ = [
@@ -17,6 +18,10 @@ __all__ = [
     "kernel_type",
     "kernel_type_breakdown",
     "long_slices",
+    "profiler_steps",
+    "step_breakdown",
+    "step_kernel_categories",
+    "step_phases",
     "temporal_breakdown",
     "thread_utilization",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,22 @@ COMPARE_COLUMNS = {
 }
 
 
+_STEP = re.compile(r"^ProfilerStep#\d+$")
+
+
+def _steps_as_one(ev: pd.DataFrame) -> pd.DataFrame:
+    """``ev`` with every ``ProfilerStep#N`` named ``ProfilerStep*`` (as the PyTorch
+    profiler's ``key_averages()`` does), so that two runs whose step numbers differ line
+    up; ``ev`` itself when it has no step."""
+    names = ev["name"]
+    cats = names.cat.categories if isinstance(names.dtype, pd.CategoricalDtype) else None
+    labels = [str(c) for c in (cats if cats is not None else names.astype(str).unique())]
+    if not any(_STEP.match(n) for n in labels):
+        return ev
+    new = names.astype(str).where(~names.astype(str).str.match(_STEP), "ProfilerStep*")
+    return ev.assign(name=new.astype("category"))
+
+
 def compare_traces(a: Trace, b: Trace, n: int | None = None) -> pd.DataFrame:
     """Per slice name, self and inclusive time in trace ``a`` (the baseline) and ``b``.
 
@@ -32,10 +50,13 @@ def compare_traces(a: Trace, b: Trace, n: int | None = None) -> pd.DataFrame:
     side (so ``delta_us`` is its whole time, and ``delta_pct`` is -100 when it vanished
     from ``b``, NaN when it is new). Rows are sorted by ``|delta_us|`` descending (ties by
     name); ``n`` keeps the first ``n`` (``None``: all). Times are raw sums, not normalised
-    by span or step count: compare traces of the same workload length.
+    by span or step count: compare traces of the same workload length. The PyTorch
+    profiler's ``ProfilerStep#N`` ranges are one row, ``ProfilerStep*`` (as in
+    ``key_averages()``), so its ``total_dur_a``/``total_dur_b`` is the step time of the two
+    runs whatever their step numbers: the gain of a fix.
     """
-    sa = name_stats(analysed_events(a))
-    sb = name_stats(analysed_events(b))
+    sa = name_stats(_steps_as_one(analysed_events(a)))
+    sb = name_stats(_steps_as_one(analysed_events(b)))
     both = sa.add_suffix("_a").join(sb.add_suffix("_b"), how="outer")
     if not len(both):
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COMPARE_COLUMNS.items()})
