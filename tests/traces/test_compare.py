@@ -14,17 +14,25 @@ from jupyter_assistant.traces.analysis import compare_traces
 from jupyter_assistant.traces.analysis.compare import COMPARE_COLUMNS
 
 
+def _hot(t: Trace) -> pd.DataFrame:
+    """``hotspots`` with the ``ProfilerStep#N`` rows summed into ``ProfilerStep*``."""
+    h = t.hotspots(n=None)
+    h["name"] = h["name"].str.replace(r"^ProfilerStep#\d+$", "ProfilerStep*", regex=True)
+    return h.groupby("name")[["count", "self_dur", "total_dur"]].sum()
+
+
 def _check_against_hotspots(a: Trace, b: Trace, diff: pd.DataFrame) -> None:
-    ha = a.hotspots(n=None).set_index("name")
-    hb = b.hotspots(n=None).set_index("name")
+    ha = _hot(a)
+    hb = _hot(b)
     assert set(diff["name"]) == set(ha.index) | set(hb.index)
     for row in diff.itertuples(index=False):
         in_a, in_b = row.name in ha.index, row.name in hb.index
         assert row.count_a == (ha.loc[row.name, "count"] if in_a else 0)
         assert row.count_b == (hb.loc[row.name, "count"] if in_b else 0)
-        assert row.self_dur_a == (ha.loc[row.name, "self_dur"] if in_a else 0.0)
-        assert row.self_dur_b == (hb.loc[row.name, "self_dur"] if in_b else 0.0)
-        assert row.total_dur_b == (hb.loc[row.name, "total_dur"] if in_b else 0.0)
+        assert row.self_dur_a == pytest.approx(ha.loc[row.name, "self_dur"] if in_a else 0.0)
+        assert row.self_dur_b == pytest.approx(hb.loc[row.name, "self_dur"] if in_b else 0.0)
+        assert row.total_dur_b == pytest.approx(hb.loc[row.name, "total_dur"] if in_b
+                                                else 0.0)
         assert row.delta_us == pytest.approx(row.self_dur_b - row.self_dur_a)
         if row.self_dur_a > 0:
             assert row.delta_pct == pytest.approx(100 * row.delta_us / row.self_dur_a)
