@@ -1,8 +1,9 @@
-"""Trace subcommands of the command line: ``summarize`` and ``hotspots``."""
+"""Trace subcommands of the command line: ``summarize``, ``hotspots`` and ``diagnose``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -39,6 +40,14 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
                        help="ranking column (default self_dur)")
         p.add_argument("--kind", choices=("cpu", "gpu"), default=None,
                        help="only slices on CPU threads or on GPU streams")
+    elif name == "diagnose":
+        p = subparsers.add_parser(
+            "diagnose", help="what bounds the trace, with evidence and the fix",
+            description="Print the findings of Trace.diagnose(): kind (input_bound, "
+                        "host_sync, launch_overhead, host_to_device_copy, "
+                        "gpu_compute_bound, communication_bound, cpu_hotspot, "
+                        "layout_thrashing, long_tasks, gc_pressure), severity, share of "
+                        "step time, evidence, fix and source, most important first.")
     else:  # pragma: no cover - a wiring mistake in cli._COMMANDS
         raise ValueError(f"unknown trace command {name!r}")
     p.add_argument("path", metavar="PATH",
@@ -60,13 +69,17 @@ def _write(data: bytes | str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``summarize`` or ``hotspots``; returns 0. Raises ``TraceFormatError`` for an
-    unreadable trace (``cli.main`` turns it into exit status 2)."""
+    """Run ``summarize``, ``hotspots`` or ``diagnose``; returns 0. Raises
+    ``TraceFormatError`` for an unreadable trace (``cli.main`` turns it into exit status
+    2)."""
     import orjson
 
     from .traces import load_trace
 
     trace = load_trace(args.path, format=args.format)
+    if args.command == "diagnose":
+        _diagnose(trace, args.json)
+        return 0
     if args.command == "summarize":
         summary = trace.summary(max_tokens=args.max_tokens)
         _write(orjson.dumps(summary.to_dict()) if args.json else summary.text)
@@ -96,3 +109,18 @@ def run(args: argparse.Namespace) -> int:
     _write(md_table(["name", "count", "self time", "% of self time", "total time"], rows,
                     "lrrrr"))
     return 0
+
+
+def _diagnose(trace: Any, as_json: bool) -> None:
+    import orjson
+
+    from .tools.trace_tools import render_diagnosis
+
+    d = trace.diagnose()
+    if as_json:
+        records = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+                   for r in d.to_dict(orient="records")]
+        _write(orjson.dumps({"headline": d.attrs.get("headline", ""), "findings": records}))
+        return
+    source = str(trace.metadata.get("source", "trace")).rstrip("/")
+    _write(render_diagnosis(d, label=os.path.basename(source)))

@@ -26,6 +26,7 @@ __all__ = ["build_parser", "main"]
 _COMMANDS: list[tuple[str, str]] = [
     ("summarize", "jupyter_assistant._cli_traces"),
     ("hotspots", "jupyter_assistant._cli_traces"),
+    ("diagnose", "jupyter_assistant._cli_traces"),
     ("chat", "jupyter_assistant._cli_chat"),
 ]
 

@@ -122,3 +122,22 @@ def test_building_the_parser_imports_no_heavy_sdk() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_diagnose_markdown_and_json() -> None:
+    import json
+
+    path = HERE.parents[1] / "shared" / "traces" / "gpu" / "gpu_mlp_eager_small_batch.json.gz"
+    proc = _run("diagnose", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Verdict for trace 'gpu_mlp_eager_small_batch.json.gz': "
+                                  "launch_overhead (high")
+    assert "   - Fix: " in proc.stdout and "reduce-overhead" in proc.stdout
+    proc = _run("diagnose", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["findings"][0]["kind"] == "launch_overhead"
+    assert set(doc["findings"][0]) == {"kind", "severity", "share", "evidence", "fix", "source"}
+    assert "profiler steps" in doc["headline"]
+    bad = _run("diagnose", str(HERE / "data" / "no-such-trace.json"))
+    assert bad.returncode != 0

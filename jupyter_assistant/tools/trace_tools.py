@@ -36,8 +36,9 @@ from ._base import Tool, ToolContext, tool
 from ._query import string_match
 from ._render import fmt_us, render_table
 
-__all__ = ["compare_traces", "get_trace", "gpu_breakdown", "hotspots", "slice_details",
-           "thread_breakdown", "trace_summary", "trace_tools"]
+__all__ = ["compare_traces", "diagnose", "get_trace", "gpu_breakdown", "hotspots",
+           "render_diagnosis", "slice_details", "thread_breakdown", "trace_summary",
+           "trace_tools"]
 
 _NO_TRACE_HINT = ("none (load one with `%assistant load PATH`, `--trace PATH` on the command "
                   "line, or the `trace=` argument)")
@@ -364,9 +365,53 @@ def compare_traces(base: str, test: str = "current", n: int = 15, *, ctx: ToolCo
         "delta_us": "delta (µs)", "delta_pct": "delta %"}), max_rows=k)
 
 
+def render_diagnosis(d: pd.DataFrame, label: str = "current") -> str:
+    """Markdown of a :func:`~jupyter_assistant.traces.diagnosis.diagnose` frame: a first
+    line with the verdict (the top finding and its evidence), then every finding with
+    its evidence, fix and source."""
+    headline = str(d.attrs.get("headline") or "")
+    if not len(d):
+        return (f"No bottleneck rule fired for trace {label!r}: no single cause stands out "
+                f"(input, copies, syncs, launches, communication, a dominant function, GC, "
+                f"long tasks, forced layouts). {headline}").rstrip()
+    top = d.iloc[0]
+    top_share = float(d["share"].iloc[0])
+    share = "" if np.isnan(top_share) else f", explains {100 * top_share:.0f}% of the time"
+    lines = [f"Verdict for trace {label!r}: {top['kind']} ({top['severity']}{share}). "
+             f"{top['evidence']}"]
+    if headline:
+        lines += ["", headline]
+    for i, r in enumerate(d.to_dict(orient="records"), 1):
+        sh = float(r["share"])
+        part = "" if np.isnan(sh) else f", {100 * sh:.0f}% of the time"
+        lines += ["", f"{i}. **{r['kind']}** ({r['severity']}{part})",
+                  f"   - Evidence: {r['evidence']}", f"   - Fix: {r['fix']}",
+                  f"   - Source: {r['source']}"]
+    return "\n".join(lines)
+
+
+@tool(category="trace")
+def diagnose(trace: str = "current", n: int = 6, *, ctx: ToolContext) -> str:
+    """What bounds this trace and what to change: findings such as input_bound, host_sync,
+    launch_overhead, host_to_device_copy, gpu_compute_bound (healthy), communication_bound,
+    cpu_hotspot, layout_thrashing, long_tasks, gc_pressure, each with its share of step
+    time, the evidence (numbers, op/kernel/function names), the standard fix and the
+    rule's source. Most important first. Call this first for "why is it slow?".
+
+    Args:
+        trace: Trace id ("current" is the trace of this conversation turn).
+        n: Number of findings to show (1-20).
+    """
+    t = get_trace(ctx, trace)
+    d = t.diagnose()
+    out = d.head(_bounded(n, 20))
+    out.attrs = dict(d.attrs)
+    return render_diagnosis(out, label=trace)
+
+
 def trace_tools() -> list[Tool]:
     """The trace tools, ``query_events`` included."""
     from .query_tools import query_events
 
-    return [trace_summary, hotspots, slice_details, thread_breakdown, gpu_breakdown,
-            compare_traces, query_events]
+    return [diagnose, trace_summary, hotspots, slice_details, thread_breakdown,
+            gpu_breakdown, compare_traces, query_events]

@@ -33,6 +33,7 @@ from .analysis._hta import hta_gpu_events
 from .analysis.gpu import _kernel_type_times, _temporal
 from .analysis.hotspots import hotspots
 from .analysis.threads import idle_gaps, thread_utilization
+from .verdict import verdict_render
 
 __all__ = ["SHORT_SLICE_COUNT", "SHORT_SLICE_US", "Summary", "summarize"]
 
@@ -248,7 +249,8 @@ def _anomalies(trace: Trace) -> tuple[Render, int]:
 
 
 def _sections(trace: Trace) -> list[_Section]:
-    sections = [_Section("header", _header(trace), 3)]
+    sections = [_Section("header", _header(trace), 3),
+                _Section("verdict", *verdict_render(trace))]
     render, levels = _threads(trace)
     sections.append(_Section("busiest threads", render, levels))
     kinds = _has_kinds(trace)
@@ -267,6 +269,12 @@ def _sections(trace: Trace) -> list[_Section]:
             hs = hotspots(trace, n=sizes[0])
             sections.append(_Section("hotspots", _hotspot_table(
                 "Top self time", hs, sizes, "all self time"), len(sizes) + 1))
+    if trace.format in ("devtools", "cpuprofile") and len(trace.events):
+        js = hotspots(trace, n=sizes[0], kind="js")
+        if len(js):
+            sections.append(_Section("javascript", _hotspot_table(
+                "Top JavaScript functions (CPU samples)", js, sizes, "sampled JS time"),
+                len(sizes) + 1))
     gpu_sections = _gpu_sections(trace) if ("gpu" in kinds or trace.format == "kineto") \
         else []
     if gpu_sections and "gpu" in kinds:

@@ -50,12 +50,12 @@ async def parts_of(request: ModelRequest) -> list[Any]:
 
 
 @pytest.mark.parametrize(("question", "expected"), [
-    ("Why is my training step so slow?", ["hotspots"]),
+    ("Why is my training step so slow?", ["diagnose", "hotspots"]),
     ("Give me an overview of this trace", ["trace_summary"]),
     ("Is the GPU idle? What about kernel utilization?", ["gpu_breakdown"]),
     ("Which thread is blocked waiting?", ["thread_breakdown"]),
-    ("hello", ["trace_summary", "hotspots"]),
-    ("slow GPU kernels", ["hotspots", "gpu_breakdown"]),
+    ("hello", ["diagnose", "trace_summary", "hotspots"]),
+    ("slow GPU kernels", ["diagnose", "hotspots", "gpu_breakdown"]),
 ])
 def test_rules(question: str, expected: list[str]) -> None:
     assert [n for n, _ in plan_tools(question, ALL, ["current"])] == expected
@@ -63,7 +63,8 @@ def test_rules(question: str, expected: list[str]) -> None:
 
 def test_compare_needs_two_traces_and_picks_base_and_test() -> None:
     assert plan_tools("did it regress?", ALL, ["current"]) == [
-        ("trace_summary", {"trace": "current"}), ("hotspots", {"trace": "current", "n": 10})]
+        ("diagnose", {"trace": "current"}), ("trace_summary", {"trace": "current"}),
+        ("hotspots", {"trace": "current", "n": 10})]
     assert plan_tools("compare them", ALL, ["current", "before"]) == [
         ("compare_traces", {"base": "before", "test": "current"})]
     assert plan_tools("diff", ALL, ["base", "test"]) == [
@@ -89,8 +90,9 @@ async def test_question_gives_tool_use_blocks() -> None:
     parts = await parts_of(req)
     starts = [p for p in parts if isinstance(p, ToolUseStartPart)]
     uses = [p for p in parts if isinstance(p, ToolUsePart)]
-    assert [u.name for u in uses] == ["hotspots", "gpu_breakdown"] == [s.name for s in starts]
-    assert len({u.id for u in uses}) == 2 and not any(isinstance(p, TextPart) for p in parts)
+    assert [u.name for u in uses] == ["diagnose", "hotspots", "gpu_breakdown"] == [
+        s.name for s in starts]
+    assert len({u.id for u in uses}) == 3 and not any(isinstance(p, TextPart) for p in parts)
     assert isinstance(parts[-1], MessageDone) and parts[-1].stop_reason == "tool_use"
     assert [u.id for u in uses] == [u.id for u in await parts_of(req) if isinstance(u, ToolUsePart)]
 
@@ -155,7 +157,7 @@ async def test_turn_on_a_gpu_trace() -> None:
     trace = load_trace(ALEXNET)
     events = await run_turn("Why is this slow, and is the GPU idle?", trace=trace)
     assert [e.data["name"] for e in of_type(events, "tool_use_start")] == [
-        "hotspots", "gpu_breakdown"]
+        "diagnose", "hotspots", "gpu_breakdown"]
     assert all(not e.data["is_error"] for e in of_type(events, "tool_use_complete"))
     text = text_of(events)
     assert text.splitlines()[0] == NOTICE
@@ -165,6 +167,17 @@ async def test_turn_on_a_gpu_trace() -> None:
     idle = trace.temporal_breakdown()["idle_time_pctg"][0]
     assert f"The GPU is idle {idle:.1f}% of the time" in text
     assert events[-1].data["model_calls"] == 2
+    # the diagnosis comes first (on this trace no bottleneck rule fires)
+    assert trace.diagnose().empty
+    assert "No bottleneck rule fired for trace 'current'" in text
+
+
+async def test_why_slow_answers_with_the_finding_and_its_fix() -> None:
+    trace = load_trace(TRACES / "gpu/gpu_dataloader_workers0.json.gz")
+    text = text_of(await run_turn("why is this slow?", trace=trace))
+    assert text.splitlines()[0] == NOTICE
+    assert "Verdict for trace 'current': input_bound (high" in text
+    assert "Change first (input_bound, high" in text and "num_workers" in text
 
 
 async def test_turn_comparing_two_traces() -> None:

@@ -39,7 +39,7 @@ NOT_A_TOOL = 42
 def test_default_tools_and_web_search_only_with_a_backend(monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     names = [t.name for t in default_tools()]
-    assert names == ["trace_summary", "hotspots", "slice_details", "thread_breakdown",
+    assert names == ["diagnose", "trace_summary", "hotspots", "slice_details", "thread_breakdown",
                      "gpu_breakdown", "compare_traces", "query_events", "read_file",
                      "list_dir", "apply_edit", "undo"]
     with_web = default_tools(web_search_backend=BraveSearchBackend("k"))

@@ -184,3 +184,25 @@ async def test_tool_definitions_are_valid_schemas() -> None:
     hs = TOOLS["hotspots"].definition()["input_schema"]["properties"]
     assert hs["by"]["enum"] == ["self_dur", "total_dur", "count"]
     assert "thread" in hs and hs["start_us"]["type"] == "number"
+
+
+async def test_diagnose_tool_gives_verdict_evidence_and_fix() -> None:
+    trace = load_trace(TRACES / "gpu/gpu_h2d_per_sample.json.gz")
+    ctx = ToolContext(traces={"current": trace})
+    text = await call(ctx, "diagnose")
+    d = trace.diagnose()
+    top = d.iloc[0]
+    first = text.splitlines()[0]
+    assert first.startswith("Verdict for trace 'current': host_to_device_copy (high, "
+                            f"explains {100 * top['share']:.0f}% of the time)")
+    for _, r in d.iterrows():
+        assert f"**{r['kind']}** ({r['severity']}" in text
+        assert f"   - Evidence: {r['evidence']}" in text and f"   - Fix: {r['fix']}" in text
+    assert len((await call(ctx, "diagnose", n=1)).split("\n1. ")) == 2
+    assert "2. **" not in await call(ctx, "diagnose", n=1)
+
+
+async def test_diagnose_tool_when_nothing_fires(ctx: ToolContext, traces: dict) -> None:
+    assert traces["current"].diagnose().empty  # AlexNet benchmark: no rule fires
+    text = await call(ctx, "diagnose")
+    assert text.startswith("No bottleneck rule fired for trace 'current'")

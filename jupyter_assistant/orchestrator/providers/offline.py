@@ -4,16 +4,20 @@ configured.
 It drives the same turn loop, tools and events as a real model, deterministically:
 
 1. On a user question it plans tool calls with keyword rules (:func:`plan_tools`) and answers
-   with ``tool_use`` blocks (``stop_reason`` ``tool_use``): *summary/overview* ->
+   with ``tool_use`` blocks (``stop_reason`` ``tool_use``): *slow/why/bottleneck/fix/
+   improve/speed* -> ``diagnose`` (the findings with their evidence and fix);
+   *summary/overview* ->
    ``trace_summary``; *slow/hot/time/hotspot/bottleneck* -> ``hotspots``;
    *compare/diff/regress/vs* -> ``compare_traces`` when two traces are loaded;
    *gpu/kernel/idle/utilization/cuda* -> ``gpu_breakdown``; *thread/gap/wait/blocked* ->
-   ``thread_breakdown``; nothing matched -> ``trace_summary`` + ``hotspots``. Only tools
+   ``thread_breakdown``; nothing matched -> ``diagnose`` + ``trace_summary`` +
+   ``hotspots``. Only tools
    offered in the request are used. Without a trace it answers at once with what it can do.
 2. When the last message holds ``tool_result`` blocks, it answers in text built from them
    (:func:`compose_answer`): the first line of each result (the trace tools state their
-   finding there, with numbers), a few rule-based observations (a dominant hotspot, an idle
-   GPU, the biggest regression), then the key tables, cut short.
+   finding there, with numbers; ``diagnose`` states the verdict), a few rule-based
+   observations (the top finding's fix first, a dominant hotspot, an idle GPU, the biggest
+   regression), then the diagnosis and the key tables, cut short.
 
 The first line of every text answer says that no language model is configured and how to
 configure one. The loaded trace ids are read from ``request.metadata["trace_ids"]`` when
@@ -51,6 +55,8 @@ NOTICE = ("No language model is configured, so this is a rule-based answer from 
           "server (Ollama, vLLM, llama.cpp), or set `c.AssistantApp.model`.")
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
+    ("diagnose", re.compile(r"slow|why|bottleneck|\bbound\b|fix|improve|speed|faster|"
+                            r"problem|wrong|diagnos|what should|optimi[sz]")),
     ("trace_summary", re.compile(r"summar|overview|describe|what(?:'s| is) in|tell me about")),
     ("hotspots", re.compile(r"slow|hot|time|bottleneck|expensive|optimi[sz]|speed|spend|"
                             r"longest|heav|\btop\b|profil")),
@@ -112,7 +118,8 @@ def plan_tools(question: str, tool_names: set[str], trace_ids: list[str]
         else:
             calls.append((name, {"trace": trace}))
     if not calls:
-        calls = [("trace_summary", {"trace": trace}), ("hotspots", {"trace": trace, "n": 10})]
+        calls = [("diagnose", {"trace": trace}), ("trace_summary", {"trace": trace}),
+                 ("hotspots", {"trace": trace, "n": 10})]
     return [(n, a) for n, a in calls if n in tool_names]
 
 
@@ -141,6 +148,10 @@ def _first_table(text: str, rows: int) -> str:
 def _observations(results: dict[str, str]) -> list[str]:
     """Rule-based reading of the tools' headline numbers."""
     notes = []
+    diag = results.get("diagnose", "")
+    m = re.search(r"^1\. \*\*(\w+)\*\* \(([^)]*)\)\n(?:.*\n)*?   - Fix: (.+)$", diag, re.M)
+    if m:
+        notes.append(f"Change first ({m.group(1)}, {m.group(2)}): {m.group(3)}")
     hs = results.get("hotspots", "")
     m = re.search(r"`([^`]+)` leads with (.+?) self time \(([\d.]+)% of", hs)
     if m and float(m.group(3)) >= 30:
@@ -181,6 +192,10 @@ def compose_answer(calls: dict[str, tuple[str, dict[str, Any]]],
         by_tool[name] = text
         if name == "trace_summary":
             sections.append(f"### Trace summary\n\n{text}\n")
+            continue
+        if name == "diagnose":
+            findings.append(f"- {first}")
+            sections.insert(0, f"### Diagnosis\n\n{text.split(chr(10), 1)[-1].strip()}\n")
             continue
         findings.append(f"- {first}")
         table = _first_table(text, 8)

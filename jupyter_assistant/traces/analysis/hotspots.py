@@ -20,9 +20,11 @@ HOTSPOT_COLUMNS = {"name": "object", "count": "int64", "self_dur": "float64",
 
 _BY = ("self_dur", "total_dur", "count")
 #: The columns of ``Trace.events`` that :func:`name_stats` (and ``kind=``) read.
-STAT_COLUMNS = ("name", "rank", "pid", "tid", "ts", "dur", "end", "depth", "self_dur",
+STAT_COLUMNS = ("name", "cat", "rank", "pid", "tid", "ts", "dur", "end", "depth", "self_dur",
                 "calls", "cumtime")
-_KINDS = ("cpu", "gpu", "async", "other")
+_KINDS = ("cpu", "gpu", "async", "other", "js")
+#: V8's pseudo-frames in a CPU profile: not JavaScript functions.
+V8_META = ("(program)", "(idle)", "(root)", "(garbage collector)")
 
 
 def analysed_events(trace: Trace, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -198,7 +200,10 @@ def hotspots(
     ``n=None`` returns every name.
 
     ``kind`` limits the slices to threads of that :attr:`Trace.threads` ``kind``
-    (``"cpu"``, ``"gpu"``, ``"async"`` or ``"other"``); by default every slice counts, so
+    (``"cpu"``, ``"gpu"``, ``"async"`` or ``"other"``), or to the JavaScript functions
+    of a DevTools recording's ``ProfileChunk`` CPU samples (``"js"``: category
+    ``cpu_sample``, without V8's ``(program)``/``(idle)``/``(root)``/``(garbage
+    collector)`` pseudo-frames); by default every slice counts, so
     in a Kineto trace GPU kernels, memcpys and memsets and CPU ops share one ranking (the
     profiler's own ``Trace`` span and the ``gpu_user_annotation`` ranges are always left
     out, see :func:`analysed_events`, so ``kind="gpu"`` ranks device work only). Self
@@ -228,6 +233,9 @@ def _kind_mask(trace: Trace, ev: pd.DataFrame, kind: str) -> np.ndarray:
     """Rows of ``ev`` (from ``trace.events``) on threads whose ``kind`` is ``kind``."""
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, not {kind!r}")
+    if kind == "js":  # JavaScript functions from DevTools/.cpuprofile CPU samples
+        return ((ev["cat"] == "cpu_sample").to_numpy()
+                & ~ev["name"].isin(V8_META).to_numpy())
     th = trace.threads
     if th is None or not len(th) or "kind" not in th.columns:
         return np.full(len(ev), kind == "cpu")

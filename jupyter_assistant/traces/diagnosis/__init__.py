@@ -16,9 +16,10 @@ import pandas as pd
 
 from .._model import Trace
 from ._finding import FINDING_COLUMNS, KINDS, SEVERITIES, SOURCES, Finding
+from ._gpu_facts import gpu_facts
 from .cpu import cpu_findings
-from .devtools import devtools_findings, forced_layouts, long_tasks
-from .gpu import gpu_findings
+from .devtools import devtools_findings, devtools_headline, forced_layouts, long_tasks
+from .gpu import gpu_findings, gpu_headline
 
 __all__ = ["FINDING_COLUMNS", "KINDS", "SOURCES", "Finding", "diagnose", "forced_layouts",
            "long_tasks"]
@@ -40,25 +41,32 @@ def diagnose(trace: Trace) -> pd.DataFrame:
     traces — that the finding explains; NaN where it does not apply), ``evidence`` (str:
     the numbers with units and the names of the ops, kernels or functions involved),
     ``fix`` (str: the standard remedy, naming the API or setting) and ``source`` (str:
-    where the rule and its threshold come from). Ordered by severity; within a severity,
-    problems that stop the host from running ahead (input, copies, syncs) first, then by
-    share. ``gpu_compute_bound`` with severity ``low`` is the healthy state (the GPU
-    bounds the step). An empty frame (same columns) when nothing stands out.
+    where the rule and its threshold come from). Ordered by severity; within high and
+    medium, problems that stop the host from running ahead (input, copies, syncs) first,
+    then by share; low findings by share. ``gpu_compute_bound`` with severity ``low`` is
+    the healthy state (the GPU bounds the step). An empty frame (same columns) when
+    nothing stands out.
+    ``attrs["headline"]`` is one line of context (the steps and GPU busy share of a
+    PyTorch profiler trace, the main thread's busy share of a DevTools recording; '' for
+    other traces).
     """
     findings: list[Finding] = []
-    gpu = gpu_findings(trace)
-    findings += gpu
+    headline = ""
     busy = None
-    if trace.format == "kineto":
-        from ..analysis.gpu_util import gpu_utilization
-
-        util = gpu_utilization(trace)
-        busy = float(util["busy_pct"].mean()) / 100 if len(util) else None
+    facts = gpu_facts(trace)
+    if facts is not None and facts.wall > 0:
+        findings += gpu_findings(trace, facts)
+        headline = gpu_headline(facts)
+        busy = facts.busy / facts.wall
     findings += cpu_findings(trace, gpu_busy=busy)
     if trace.format == "devtools":
         findings += devtools_findings(trace)
+        headline = devtools_headline(trace)
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    findings.sort(key=lambda f: (rank[f.severity], _ORDER.get(f.kind, 1),
+    findings.sort(key=lambda f: (rank[f.severity],
+                                 _ORDER.get(f.kind, 1) if f.severity != "low" else 0,
                                  -(f.share if not math.isnan(f.share) else -1.0)))
     out = pd.DataFrame([f.__dict__ for f in findings], columns=list(FINDING_COLUMNS))
-    return out.astype(FINDING_COLUMNS)
+    out = out.astype(FINDING_COLUMNS)
+    out.attrs["headline"] = headline
+    return out

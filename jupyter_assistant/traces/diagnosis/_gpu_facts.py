@@ -75,7 +75,7 @@ class GpuFacts:
     compute: float
     communication: float
     comm_overlapped: float
-    memory_htod_dtoh: float
+    memory_htod_dtoh: float  # HtoD/DtoH copy time not overlapped by compute kernels
     gaps: dict[str, float]
     gap_counts: dict[str, int]
     device: pd.DataFrame
@@ -224,7 +224,11 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
             totals["comm"] += _length(comm)
             if len(comm[0]):
                 totals["both"] += float(_overlap(comp[0], comp[1], comm[0], comm[1]).sum())
-            totals["mem"] += _length(_clip_union(dts[xfer], dend[xfer], lo, hi))
+            xu = _clip_union(dts[xfer], dend[xfer], lo, hi)
+            # transfer time not hidden behind compute kernels (on other streams)
+            hidden = float(_overlap(comp[0], comp[1], xu[0], xu[1]).sum()) if len(xu[0]) \
+                else 0.0
+            totals["mem"] += _length(xu) - hidden
             totals["loader"] += float(_overlap(lu[0], lu[1], np.array([lo]), np.array([hi]))[0])
             totals["sync_blocked"] += float(_overlap(su[0], su[1], np.array([lo]),
                                                      np.array([hi]))[0])

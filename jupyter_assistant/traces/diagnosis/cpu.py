@@ -92,8 +92,10 @@ def _profile_hotspot(trace: Trace) -> Finding | None:
     incl = (format_count(r["total_dur"]) if unit == "samples"
             else format_us(float(r["total_dur"])))
     what = f"{lang} function" if lang else "function"
+    of_what = ("the sampled CPU time" if trace.format in ("devtools", "cpuprofile")
+               else "all self time")
     ev_text = (f"{what} `{short_name(name, 90)}`{_where(ev, name)} has {100 * share:.0f}% of "
-               f"all self time ({amount} in {format_count(r['count'])} calls/frames; "
+               f"{of_what} ({amount} in {format_count(r['count'])} calls/frames; "
                f"inclusive {incl})"
                + (f"; next: {others}." if others else "."))
     fix = ("Make this function cheaper or call it less: look at its loop (vectorise with "

@@ -29,7 +29,7 @@ from ..analysis.gpu_util import union_intervals
 from ..analysis.hotspots import name_stats
 from ._finding import SOURCES, Finding
 
-__all__ = ["devtools_findings", "forced_layouts", "long_tasks"]
+__all__ = ["devtools_findings", "devtools_headline", "forced_layouts", "long_tasks"]
 
 LONG_TASK_US = 50_000.0
 _LAYOUT = ("Layout", "UpdateLayoutTree", "RecalculateStyles", "RecalcStyle")
@@ -179,6 +179,15 @@ def _layouts(trace: Trace, busy: float) -> Finding | None:
         "writes into `requestAnimationFrame`; prefer `transform`/classes to per-element "
         "style writes in loops.",
         SOURCES["web_layout"])
+
+
+def devtools_headline(trace: Trace) -> str:
+    """One line: how busy the page's main thread was."""
+    busy, span = _main_busy(trace)
+    if span <= 0:
+        return ""
+    return (f"The main thread (CrRendererMain) is busy {format_us(busy)} of "
+            f"{format_us(span)} ({100 * busy / span:.0f}%).")
 
 
 def devtools_findings(trace: Trace) -> list[Finding]:

@@ -10,9 +10,10 @@ rule                   finding when (medium / high)                          sou
 =====================  =====================================================  ==========
 input_bound            GPU idle while the loop is in ``DataLoader.__next__``  PyTorch
                        >= 10% / 25% of step time                              tuning guide
-host_to_device_copy    copy stalls + HtoD/DtoH device time >= 10% / 25%;     CUDA best
-                       high only when the copies are pageable or small        practices
-                       (< 1 MiB median), which the guide names as the causes
+host_to_device_copy    copy stalls + HtoD/DtoH device time not overlapped    CUDA best
+                       by compute >= 10% / 25%; high only when the copies    practices
+                       are pageable or small (< 1 MiB median), the causes
+                       the guide names
 host_sync              sync points inside the step >= 4 / 10 per step, or     PyTorch
                        GPU idle behind them >= 10% / 25%; low when frequent   tuning guide
                        but the GPU idles < 2% behind them
@@ -43,7 +44,7 @@ from .._text import format_count, format_us, short_name
 from ._finding import SOURCES, Finding, grade
 from ._gpu_facts import GpuFacts, gpu_facts
 
-__all__ = ["gpu_findings"]
+__all__ = ["gpu_findings", "gpu_headline"]
 
 _SIMT_GEMM = re.compile(r"simt|sgemm|gemm_f32f32_f32f32_f32", re.IGNORECASE)
 _TENSOR_OP = re.compile(r"tensorop|s1688|s16816|tf32|hmma|wmma|bf16|f16", re.IGNORECASE)
@@ -114,7 +115,8 @@ def _copies(f: GpuFacts) -> Finding | None:
           f"median {format_us(float(np.median(dur)))}"
           + (f" and {med_bytes / 2**20:.2f} MiB" if np.isfinite(med_bytes) else "")
           + (f", {gbps:.1f} GB/s on the device" if np.isfinite(gbps) else "")
-          + f"; device copy time {_per(f, f.memory_htod_dtoh)}, and the GPU waits "
+          + f"; device copy time not hidden behind compute {_per(f, f.memory_htod_dtoh)}, "
+          f"and the GPU waits "
           f"{_per(f, stall)} while the host is inside the copy calls (which take "
           f"{_per(f, f.copy_calls_time)} of host time): {_pct(share)} of a "
           f"{_step_word(f)}.")
@@ -252,9 +254,21 @@ def _communication(f: GpuFacts) -> Finding | None:
         SOURCES["hta"] + ": 'Communication computation overlap'")
 
 
-def gpu_findings(trace: Trace) -> list[Finding]:
-    """The GPU rules' findings for a Kineto trace with device activity (else ``[]``)."""
-    f = gpu_facts(trace)
+def gpu_headline(f: GpuFacts) -> str:
+    """One line: the steps and how busy the GPU was in them."""
+    what = (f"{format_count(f.n_windows)} profiler step{'s' if f.n_windows != 1 else ''} "
+            f"of {format_us(f.per_window)} on average" if f.has_steps
+            else f"a {format_us(f.wall)} profiled window (no ProfilerStep#N)")
+    return (f"{what}; the GPU is busy {_pct(f.busy / f.wall)} of that time (compute "
+            f"{_pct(f.compute / f.wall)}"
+            + (f", communication {_pct(f.communication / f.wall)}" if f.communication else "")
+            + ").")
+
+
+def gpu_findings(trace: Trace, facts: GpuFacts | None = None) -> list[Finding]:
+    """The GPU rules' findings for a Kineto trace with device activity (else ``[]``);
+    ``facts`` are :func:`~._gpu_facts.gpu_facts` when already computed."""
+    f = facts if facts is not None else gpu_facts(trace)
     if f is None or f.wall <= 0:
         return []
     out = []
