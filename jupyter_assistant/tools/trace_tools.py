@@ -287,22 +287,33 @@ def thread_breakdown(trace: str = "current", n: int = 15, min_gap_us: float = 10
     return "\n".join(out)
 
 
+_GPU_KINDS = ("all", "temporal", "kernel_type", "kernel", "idle", "launch", "overlap",
+              "steps")
+
+
 @tool(category="trace")
 def gpu_breakdown(trace: str = "current",
-                  kind: Literal["all", "temporal", "kernel_type", "kernel"] = "all",
+                  kind: Literal["all", "temporal", "kernel_type", "kernel", "idle", "launch",
+                                "overlap", "steps"] = "all",
                   n: int = 15, *, ctx: ToolContext) -> str:
     """GPU time breakdowns with Holistic Trace Analysis' definitions: temporal (idle /
     compute / non-compute share of GPU time per rank), by kernel type (computation,
-    communication, memory) and by kernel name.
+    communication, memory) and by kernel name; idle time per stream by cause (host wait,
+    kernel wait, other); kernel launch statistics (CPU launch time, GPU time, launch
+    delay); communication/computation overlap; and the per-step breakdown (each
+    ProfilerStep#N: GPU busy time and GPU time by kernel category).
 
     Args:
         trace: Trace id ("current" is the trace of this conversation turn).
-        kind: Which breakdown: all, temporal, kernel_type or kernel.
+        kind: Which breakdown: all (temporal, kernel_type, kernel), temporal, kernel_type,
+            kernel, idle, launch, overlap or steps.
         n: Number of kernels to show (1-100).
     """
     t = get_trace(ctx, trace)
-    if kind not in ("all", "temporal", "kernel_type", "kernel"):
-        raise ToolError(f"kind must be all, temporal, kernel_type or kernel, not {kind!r}")
+    if kind not in _GPU_KINDS:
+        raise ToolError(f"kind must be one of {', '.join(_GPU_KINDS)}, not {kind!r}")
+    if kind in ("idle", "launch", "overlap", "steps"):
+        return _gpu_more(t, trace, kind, _bounded(n, 100))
     k = _bounded(n, 100)
     temporal = temporal_breakdown(t)
     if not len(temporal):
@@ -328,6 +339,55 @@ def gpu_breakdown(trace: str = "current",
         parts += ["", f"Kernels by total time (top {min(k, len(kb))} of {len(kb)}):", "",
                   render_table(kb, max_rows=k)]
     return "\n".join(parts)
+
+
+def _gpu_more(t: Any, trace: str, kind: str, k: int) -> str:
+    from ..traces.analysis import (
+        comm_comp_overlap,
+        cuda_kernel_launch_stats,
+        idle_time_breakdown,
+        step_breakdown,
+        step_kernel_categories,
+    )
+
+    if kind == "idle":
+        df = idle_time_breakdown(t)
+        if df.empty:
+            return f"No GPU events in trace {trace!r}."
+        top = df.sort_values("idle_time", ascending=False).iloc[0]
+        head = (f"GPU idle time by cause (HTA idle time breakdown) of trace {trace!r}: the "
+                f"largest is {top['idle_category']} on stream {top['stream']} (rank "
+                f"{top['rank']}), {fmt_us(top['idle_time'])}.")
+        return head + "\n\n" + render_table(df, max_rows=k)
+    if kind == "launch":
+        df = cuda_kernel_launch_stats(t)
+        if df.empty:
+            return f"No kernel launches in trace {trace!r}."
+        short = df[(df["cpu_duration"] <= 50) & (df["gpu_duration"] < df["cpu_duration"])]
+        desc = df[["cpu_duration", "gpu_duration", "launch_delay"]].describe().round(2)
+        head = (f"{len(df):,} launches in trace {trace!r}: median CPU launch call "
+                f"{fmt_us(df['cpu_duration'].median())}, median GPU time "
+                f"{fmt_us(df['gpu_duration'].median())}, median launch delay "
+                f"{fmt_us(df['launch_delay'].median())}; {len(short):,} "
+                f"({100 * len(short) / len(df):.0f}%) are short kernels (GPU time < the "
+                "launch call's), and "
+                f"{int((df['launch_delay'] > 100).sum()):,} wait over 100 µs to start.")
+        return head + "\n\n" + render_table(desc.reset_index(names="stat"), max_rows=k)
+    if kind == "overlap":
+        df = comm_comp_overlap(t)
+        if df["comp_comm_overlap_pctg"].isna().all():
+            return f"No communication (NCCL) kernels in trace {trace!r}."
+        return (f"Communication/computation overlap of trace {trace!r} (% of NCCL time "
+                "during which compute kernels run too):\n\n" + render_table(df, max_rows=k))
+    df = step_breakdown(t)
+    if df.empty:
+        return f"Trace {trace!r} has no ProfilerStep#N ranges."
+    cats = step_kernel_categories(t)
+    head = (f"{len(df)} profiler steps in trace {trace!r}: mean {fmt_us(df['dur'].mean())}, "
+            f"GPU busy {df['gpu_busy_pct'].mean():.1f}% on average.")
+    return (head + "\n\n" + render_table(df.drop(columns=["ts"]), max_rows=k)
+            + "\n\nGPU time by kernel category per step:\n\n"
+            + render_table(cats, max_rows=k))
 
 
 @tool(category="trace")

@@ -206,3 +206,21 @@ async def test_diagnose_tool_when_nothing_fires(ctx: ToolContext, traces: dict) 
     assert traces["current"].diagnose().empty  # AlexNet benchmark: no rule fires
     text = await call(ctx, "diagnose")
     assert text.startswith("No bottleneck rule fired for trace 'current'")
+
+
+async def test_gpu_breakdown_hta_extras() -> None:
+    from jupyter_assistant.traces.analysis import comm_comp_overlap, cuda_kernel_launch_stats
+
+    trace = load_trace(TRACES / "hta/trace_filter")
+    ctx = ToolContext(traces={"current": trace})
+    idle = await call(ctx, "gpu_breakdown", kind="idle")
+    assert "host_wait on stream 23" in idle and "596,037" in idle.replace("596037", "596,037")
+    launch = await call(ctx, "gpu_breakdown", kind="launch")
+    stats = cuda_kernel_launch_stats(trace)
+    assert launch.startswith(f"{len(stats):,} launches in trace 'current'")
+    overlap = await call(ctx, "gpu_breakdown", kind="overlap")
+    assert all(f"{v:.2f}" in overlap for v in comm_comp_overlap(trace)["comp_comm_overlap_pctg"])
+    steps = await call(ctx, "gpu_breakdown", kind="steps")
+    sb = trace.step_breakdown()
+    assert steps.startswith(f"{len(sb)} profiler steps in trace 'current': mean "
+                            f"{fmt_us(sb['dur'].mean())}")
