@@ -20,8 +20,8 @@ __all__ = ["DEVICE_COLUMNS", "device_events", "gpu_utilization", "union_interval
            "union_length"]
 
 #: Columns of :func:`device_events`.
-DEVICE_COLUMNS = {"rank": "int64", "pid": "int64", "stream": "int64", "name": "object",
-                  "cat": "object", "ts": "float64", "dur": "float64", "end": "float64",
+DEVICE_COLUMNS = {"rank": "int64", "pid": "int64", "stream": "int64", "name": "category",
+                  "cat": "category", "ts": "float64", "dur": "float64", "end": "float64",
                   "correlation": "int64", "kernel_type": "object", "bytes": "float64",
                   "row": "int64"}
 
@@ -44,7 +44,8 @@ def device_events(trace: Trace) -> pd.DataFrame:
     (rows on a device stream, ``stream >= 0``), never ``gpu_user_annotation`` ranges nor
     the profiler's ``Trace`` span.
 
-    Returns columns ``rank, pid`` (the device), ``stream`` (int64), ``name, cat`` (str),
+    Returns columns ``rank, pid`` (the device), ``stream`` (int64), ``name, cat``
+    (category of str),
     ``ts, dur, end`` (float64, µs, as recorded: no rounding, a negative ``dur`` is read as
     0), ``correlation`` (int64, -1 when absent), ``kernel_type`` (HTA's
     :func:`~jupyter_assistant.traces.analysis.gpu.kernel_type`: COMPUTATION,
@@ -69,11 +70,17 @@ def device_events(trace: Trace) -> pd.DataFrame:
     used = np.unique(codes[codes >= 0])
     label_types = np.empty(len(labels), dtype=object)
     label_types[used] = [kernel_type(str(n)) for n in labels[used]]
-    names = labels[np.maximum(codes, 0)]
+    names = pd.Categorical.from_codes(np.maximum(codes, 0), categories=pd.Index(
+        labels, dtype=object)) if len(labels) else np.zeros(0, dtype=object)
     types = label_types[np.maximum(codes, 0)]
     corr = (ev["correlation"].to_numpy(dtype=np.int64, na_value=-1)[rows]
             if "correlation" in ev.columns else np.full(len(rows), -1, dtype=np.int64))
-    cats = np.asarray(cat.to_numpy()[rows], dtype=object).astype(str).astype(object)
+    if isinstance(cat.dtype, pd.CategoricalDtype):
+        cats = pd.Categorical.from_codes(
+            np.asarray(cat.cat.codes.to_numpy()[rows], dtype=np.int64),
+            categories=pd.Index(cat.cat.categories.astype(str), dtype=object))
+    else:
+        cats = pd.Categorical(np.asarray(cat.to_numpy()[rows], dtype=object).astype(str))
     nbytes = np.full(len(rows), np.nan)
     if "args" in ev.columns:
         mem = np.flatnonzero(types == "MEMORY")

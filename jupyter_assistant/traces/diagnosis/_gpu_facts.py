@@ -45,7 +45,7 @@ import pandas as pd
 from .._model import Trace
 from ..analysis._hta import trace_ranks
 from ..analysis.gpu_util import device_events, union_intervals
-from ..analysis.hotspots import analysed_events
+from ..analysis.hotspots import not_work
 from ..analysis.steps import profiler_steps
 
 __all__ = ["GAP_CAUSES", "LAUNCH_GAP_US", "GpuFacts", "gpu_facts"]
@@ -139,6 +139,20 @@ def _windows(trace: Trace, ev: pd.DataFrame, ranks: np.ndarray) -> tuple[pd.Data
     return pd.DataFrame(rows, columns=["rank", "ts", "end", "tid"]), False
 
 
+def _labels_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, codes)`` of a string column: its categories when it is categorical, else
+    a factorization (codes index labels; -1 for missing)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return (np.asarray(col.cat.categories.astype(str), dtype=object),
+                np.asarray(col.cat.codes.to_numpy(), dtype=np.int64))
+    codes, uniques = pd.factorize(col)
+    return np.asarray(pd.Index(uniques).astype(str), dtype=object), codes.astype(np.int64)
+
+
+def _flags(labels: np.ndarray, rx: re.Pattern[str]) -> np.ndarray:
+    return np.asarray([bool(rx.match(str(n))) for n in labels], dtype=bool)
+
+
 def gpu_facts(trace: Trace) -> GpuFacts | None:
     """The measurements of a Kineto trace with device activity, or ``None``."""
     if trace.format != "kineto" or "stream" not in trace.events.columns:
@@ -146,24 +160,27 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
     dev_all = device_events(trace)
     if dev_all.empty:
         return None
-    ev = analysed_events(trace)
-    ranks = trace_ranks(trace)[ev.index.to_numpy()]
-    windows, has_steps = _windows(trace, ev, ranks)
+    ev = trace.events  # rows that are not work (the profiler span, annotations on the
+    drop = not_work(trace)  # GPU) are never runtime calls, loader phases or devices
+    ranks = trace_ranks(trace)
+    windows, has_steps = _windows(trace, ev if drop is None else ev.loc[~drop],
+                                  ranks if drop is None else ranks[~drop])
     stream = ev["stream"].to_numpy(dtype=np.int64, na_value=-1)
-    cat = np.asarray(ev["cat"].to_numpy(), dtype=object)
-    name_col = ev["name"]
-    if not isinstance(name_col.dtype, pd.CategoricalDtype):
-        name_col = name_col.astype(str).astype("category")
-    labels = np.asarray(name_col.cat.categories.astype(str), dtype=object)
-    codes = np.asarray(name_col.cat.codes.to_numpy(), dtype=np.int64)
-    loader_codes = [i for i, n in enumerate(labels) if n.startswith(_LOADER)]
-    is_loader = np.isin(codes, loader_codes)
+    labels, codes = _labels_codes(ev["name"])
+    is_loader_label = np.asarray([n.startswith(_LOADER) for n in labels], dtype=bool)
+    is_loader = np.zeros(len(ev), dtype=bool)
+    if is_loader_label.any():
+        is_loader = (codes >= 0) & is_loader_label[np.maximum(codes, 0)]
     ts_all = ev["ts"].to_numpy(dtype=np.float64)
     end_all = ev["end"].to_numpy(dtype=np.float64)
     corr_all = (ev["correlation"].to_numpy(dtype=np.int64, na_value=-1)
                 if "correlation" in ev.columns else np.full(len(ev), -1, np.int64))
     parent_all = ev["parent"].to_numpy(dtype=np.int64)
-    is_rt = np.isin(cat, _RUNTIME_CATS) & (stream < 0)
+    is_rt = ev["cat"].isin(_RUNTIME_CATS).to_numpy() & (stream < 0)
+    if drop is not None:
+        is_loader &= ~drop
+    copy_label, sync_label = _flags(labels, _COPY_API), _flags(labels, _SYNC_API)
+    launch_label = _flags(labels, _LAUNCH_API)
 
     gaps: dict[str, float] = dict.fromkeys(GAP_CAUSES, 0.0)
     gap_counts: dict[str, int] = dict.fromkeys(GAP_CAUSES, 0)
@@ -177,63 +194,76 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
         rm = ranks == rank
         dev = dev_all[dev_all["rank"] == rank]
         rt_idx = np.flatnonzero(rm & is_rt)
-        rt = pd.DataFrame({"name": labels[codes[rt_idx]].astype(str), "ts": ts_all[rt_idx],
-                           "end": end_all[rt_idx],
-                           "correlation": corr_all[rt_idx], "parent": parent_all[rt_idx]})
-        # classify runtime calls
-        mem_dir = dict(zip(dev["correlation"].to_numpy(), dev["name"].to_numpy(), strict=False))
-        copy_name = np.asarray([mem_dir.get(c, "") if _COPY_API.match(n) else ""
-                                for n, c in zip(rt["name"], rt["correlation"], strict=True)],
-                               dtype=object)
-        is_htod = np.asarray([str(n).startswith("Memcpy HtoD") for n in copy_name], dtype=bool)
-        is_dtoh = np.asarray([str(n).startswith("Memcpy DtoH") for n in copy_name], dtype=bool)
-        is_sync_api = np.asarray([bool(_SYNC_API.match(n)) for n in rt["name"]], dtype=bool)
-        htod_parents = set(rt["parent"].to_numpy()[is_htod & (rt["parent"].to_numpy() >= 0)])
-        copy_sync = is_sync_api & np.isin(rt["parent"].to_numpy(), list(htod_parents))
+        rcode = np.maximum(codes[rt_idx], 0)
+        r_ts, r_end = ts_all[rt_idx], end_all[rt_idx]
+        r_corr, r_par = corr_all[rt_idx], parent_all[rt_idx]
+        # classify runtime calls: copies by the direction of the copy they launched
+        mem = dev[(dev["kernel_type"] == "MEMORY").to_numpy()]
+        mem_dir = dict(zip(mem["correlation"].tolist(), mem["name"].tolist(), strict=True))
+        copy_name = np.full(len(rt_idx), "", dtype=object)
+        cidx = np.flatnonzero(copy_label[rcode])
+        copy_name[cidx] = [mem_dir.get(c, "") for c in r_corr[cidx].tolist()]
+        is_htod = np.zeros(len(rt_idx), dtype=bool)
+        is_dtoh = np.zeros(len(rt_idx), dtype=bool)
+        is_htod[cidx] = [str(n).startswith("Memcpy HtoD") for n in copy_name[cidx]]
+        is_dtoh[cidx] = [str(n).startswith("Memcpy DtoH") for n in copy_name[cidx]]
+        is_sync_api = sync_label[rcode]
+        htod_parents = np.unique(r_par[is_htod & (r_par >= 0)])
+        copy_sync = is_sync_api & np.isin(r_par, htod_parents)
         is_sync = (is_sync_api & ~copy_sync) | is_dtoh
         is_copy = is_htod | copy_sync
-        launch_of = dict(zip(rt["correlation"].to_numpy(), zip(rt["ts"].to_numpy(),
-                                                                rt["name"].to_numpy(),
-                                                                strict=True), strict=False))
+        corr_order = np.argsort(r_corr, kind="stable")
+        sorted_corr = r_corr[corr_order]
         # loader phases on the loop's thread
         lmask = rm & (stream < 0) & is_loader
         loader_names |= set(labels[codes[lmask]].tolist())
         lu = union_intervals(ts_all[lmask], end_all[lmask])
-        su = union_intervals(rt["ts"].to_numpy()[is_sync], rt["end"].to_numpy()[is_sync])
-        sts, sen = rt["ts"].to_numpy()[is_sync], rt["end"].to_numpy()[is_sync]
-        snames = np.where(is_dtoh, "device-to-host copy", rt["name"].to_numpy())[is_sync]
-        spar = rt["parent"].to_numpy()[is_sync]
-        cu = union_intervals(rt["ts"].to_numpy()[is_copy], rt["end"].to_numpy()[is_copy])
+        sts, sen = r_ts[is_sync], r_end[is_sync]
+        su = union_intervals(sts, sen)
+        snames = np.where(is_dtoh, "device-to-host copy", labels[rcode])[is_sync]
+        spar = r_par[is_sync]
+        cu = union_intervals(r_ts[is_copy], r_end[is_copy])
 
-        dts, dend = dev["ts"].to_numpy(), dev["end"].to_numpy()
+        dts, dend = dev["ts"].to_numpy(), dev["end"].to_numpy()  # sorted by ts
+        longest = float((dend - dts).max()) if len(dts) else 0.0
         kt = dev["kernel_type"].to_numpy()
-        xfer = dev["name"].map(_is_transfer).to_numpy(dtype=bool)
+        comp_m = kt == "COMPUTATION"
+        comm_m = kt == "COMMUNICATION"
+        xfer = np.zeros(len(dev), dtype=bool)
+        mem_rows = np.flatnonzero(kt == "MEMORY")
+        xfer[mem_rows] = [_is_transfer(n) for n in dev["name"].to_numpy()[mem_rows]]
         dcorr = dev["correlation"].to_numpy()
         in_any = np.zeros(len(dev), dtype=bool)
-        rt_in = np.zeros(len(rt), dtype=bool)
+        rt_in = np.zeros(len(rt_idx), dtype=bool)
         for lo, hi in zip(win["ts"].astype(float).tolist(), win["end"].astype(float).tolist(),
                           strict=True):
             totals["wall"] += hi - lo
-            in_any |= (dts >= lo) & (dts < hi)
-            rt_in |= (rt["ts"].to_numpy() >= lo) & (rt["ts"].to_numpy() < hi)
-            bu = _clip_union(dts, dend, lo, hi)
+            a, b = np.searchsorted(dts, [lo, hi])
+            in_any[a:b] = True
+            ra, rb = np.searchsorted(r_ts, [lo, hi]) if _is_sorted(r_ts) else (0, 0)
+            if _is_sorted(r_ts):
+                rt_in[ra:rb] = True
+            else:
+                rt_in |= (r_ts >= lo) & (r_ts < hi)
+            w0 = int(np.searchsorted(dts, lo - longest))
+            wts, wend = dts[w0:b], dend[w0:b]
+            bu = _clip_union(wts, wend, lo, hi)
             totals["busy"] += _length(bu)
-            comp = _clip_union(dts[kt == "COMPUTATION"], dend[kt == "COMPUTATION"], lo, hi)
-            comm = _clip_union(dts[kt == "COMMUNICATION"], dend[kt == "COMMUNICATION"], lo, hi)
+            comp = _clip_union(wts[comp_m[w0:b]], wend[comp_m[w0:b]], lo, hi)
+            comm = _clip_union(wts[comm_m[w0:b]], wend[comm_m[w0:b]], lo, hi)
             totals["compute"] += _length(comp)
             totals["comm"] += _length(comm)
             if len(comm[0]):
                 totals["both"] += float(_overlap(comp[0], comp[1], comm[0], comm[1]).sum())
-            xu = _clip_union(dts[xfer], dend[xfer], lo, hi)
+            xu = _clip_union(wts[xfer[w0:b]], wend[xfer[w0:b]], lo, hi)
             # transfer time not hidden behind compute kernels (on other streams)
             hidden = float(_overlap(comp[0], comp[1], xu[0], xu[1]).sum()) if len(xu[0]) \
                 else 0.0
             totals["mem"] += _length(xu) - hidden
-            totals["loader"] += float(_overlap(lu[0], lu[1], np.array([lo]), np.array([hi]))[0])
-            totals["sync_blocked"] += float(_overlap(su[0], su[1], np.array([lo]),
-                                                     np.array([hi]))[0])
-            totals["copy_calls"] += float(_overlap(cu[0], cu[1], np.array([lo]),
-                                                   np.array([hi]))[0])
+            edge = (np.array([lo]), np.array([hi]))
+            totals["loader"] += float(_overlap(lu[0], lu[1], *edge)[0])
+            totals["sync_blocked"] += float(_overlap(su[0], su[1], *edge)[0])
+            totals["copy_calls"] += float(_overlap(cu[0], cu[1], *edge)[0])
             # the gaps of this window
             gs = np.concatenate(([lo], bu[1]))
             ge = np.concatenate((bu[0], [hi]))
@@ -241,22 +271,24 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
             gs, ge = gs[keep], ge[keep]
             if not len(gs):
                 continue
-            order = np.argsort(dts, kind="stable")
-            nxt = np.searchsorted(dts[order], ge, side="left")
-            has_next = nxt < len(order)
-            nxt_corr = np.where(has_next, dcorr[order][np.minimum(nxt, len(order) - 1)], -1)
-            launch = [launch_of.get(c) for c in nxt_corr]
-            lts = np.asarray([x[0] if x else np.nan for x in launch])
-            per_kernel = np.asarray([bool(x and _LAUNCH_API.match(str(x[1]))) for x in launch])
-            known = ~np.isnan(lts)
-            waited = known & (np.nan_to_num(lts, nan=np.inf) <= gs)
+            nxt = np.searchsorted(dts, ge, side="left")
+            has_next = nxt < len(dts)
+            nxt_corr = np.where(has_next, dcorr[np.minimum(nxt, max(len(dts) - 1, 0))], -1)
+            pos = np.searchsorted(sorted_corr, nxt_corr, side="right") - 1
+            posc = np.maximum(pos, 0)
+            found = (pos >= 0) & (nxt_corr >= 0) & (
+                sorted_corr[posc] == nxt_corr if len(sorted_corr) else False)
+            src = corr_order[posc] if len(corr_order) else posc
+            lts = np.where(found, r_ts[src] if len(r_ts) else 0.0, np.nan)
+            per_kernel = found & (launch_label[rcode[src]] if len(rcode) else False)
+            waited = found & (np.nan_to_num(lts, nan=np.inf) <= gs)
             half = np.maximum(0.5 * (ge - gs), 1e-9)
             inp = _overlap(lu[0], lu[1], gs, ge) >= half
             cpy = _overlap(cu[0], cu[1], gs, ge) >= half
             # a sync inside the window (device work before and after it) was running when
             # the GPU went idle: the host was waiting for the device to drain
-            inner = (np.searchsorted(dts, sts, side="left") > np.searchsorted(dts, lo)) & (
-                np.searchsorted(dts, sen, side="right") < np.searchsorted(dts, hi))
+            inner = (np.searchsorted(dts, sts, side="left") > a) & (
+                np.searchsorted(dts, sen, side="right") < b) & (sts >= lo) & (sts < hi)
             wu = union_intervals(sts[inner], sen[inner])
             syn = _overlap(wu[0], wu[1], gs, gs + 1e-3) > 0
             # one sync point per op (``.cpu()`` = a DtoH copy + a stream sync in one op)
@@ -272,9 +304,10 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
                 gaps[c] += float((ge[m] - gs[m]).sum())
                 gap_counts[c] += int(m.sum())
         dev_parts.append(dev[in_any])
-        sub = rt[rt_in].assign(is_sync=is_sync[rt_in], is_copy=is_copy[rt_in],
-                               copy_name=copy_name[rt_in])
-        rt_parts.append(sub)
+        rt_parts.append(pd.DataFrame({
+            "name": labels[rcode[rt_in]].astype(str), "ts": r_ts[rt_in], "end": r_end[rt_in],
+            "correlation": r_corr[rt_in], "parent": r_par[rt_in], "is_sync": is_sync[rt_in],
+            "is_copy": is_copy[rt_in], "copy_name": copy_name[rt_in]}))
 
     return GpuFacts(
         has_steps=has_steps, n_windows=len(windows), wall=totals["wall"],
@@ -284,3 +317,7 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
         runtime=pd.concat(rt_parts, ignore_index=True), syncs=syncs,
         sync_blocked=totals["sync_blocked"], inner_syncs=n_inner, loader_time=totals["loader"],
         loader_names=sorted(loader_names), copy_calls_time=totals["copy_calls"])
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return bool(len(a) < 2 or np.all(a[1:] >= a[:-1]))

@@ -71,9 +71,9 @@ def _profile_hotspot(trace: Trace) -> Finding | None:
         ev = ev[(ev["cat"] == "cpu_sample").to_numpy()]
     if not len(ev):
         return None
-    stats = name_stats(ev)
-    stats = stats[~stats.index.isin(_V8_META) & ~stats.index.str.match(_GC_TOP)]
-    total = float(name_stats(ev)["self_dur"].sum())
+    every = name_stats(ev)
+    total = float(every["self_dur"].sum())
+    stats = every[~every.index.isin(_V8_META) & ~every.index.str.match(_GC_TOP)]
     if not len(stats) or total <= 0:
         return None
     stats = stats.sort_values("self_dur", ascending=False)
@@ -109,6 +109,8 @@ def _profile_hotspot(trace: Trace) -> Finding | None:
 
 
 def _kineto_hotspot(trace: Trace, gpu_busy: float | None) -> Finding | None:
+    if gpu_busy is not None and gpu_busy >= 0.5:
+        return None  # the GPU, not a CPU op, bounds the step
     ev = analysed_events(trace)
     if "stream" not in ev.columns:
         return None
@@ -145,8 +147,11 @@ def _gc_intervals(trace: Trace) -> tuple[np.ndarray, np.ndarray, int, str]:
     n, how = 0, []
     ev = trace.events
     if len(ev):
-        names = ev["name"].astype(str)
-        m = names.str.match(_GC_SLICES).to_numpy()
+        col = ev["name"]
+        uniq = (col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype)
+                else pd.Index(col.unique()))
+        gc_names = [n for n in uniq.astype(str) if _GC_SLICES.match(n)]
+        m = col.isin(gc_names).to_numpy() if gc_names else np.zeros(len(ev), dtype=bool)
         if m.any():
             sub = ev[m]
             starts.append(sub["ts"].to_numpy(dtype=np.float64))

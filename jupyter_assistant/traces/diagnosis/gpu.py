@@ -87,7 +87,7 @@ def _input_bound(f: GpuFacts) -> Finding | None:
 
 
 def _copies(f: GpuFacts) -> Finding | None:
-    dev = f.device
+    dev = f.device[(f.device["kernel_type"] == "MEMORY").to_numpy()]
     names = dev["name"].to_numpy().astype(str)
     xfer = np.char.startswith(names, "Memcpy HtoD") | np.char.startswith(names, "Memcpy DtoH")
     if not xfer.any():
@@ -109,7 +109,7 @@ def _copies(f: GpuFacts) -> Finding | None:
         return None
     if sev == "high" and not inefficient:
         sev = "medium"  # large pinned copies near bandwidth: overlap them, nothing to fix
-    kinds = cp.groupby("name").size().sort_values(ascending=False)
+    kinds = cp.groupby("name", observed=True).size().sort_values(ascending=False)
     what = "; ".join(f"{format_count(v)}x `{k}`" for k, v in kinds.head(2).items())
     ev = (f"{format_count(n / max(f.n_windows, 1))} host<->device copies per step ({what}), "
           f"median {format_us(float(np.median(dur)))}"
@@ -201,7 +201,7 @@ def _compute(f: GpuFacts) -> Finding | None:
         return None
     comp = f.device[f.device["kernel_type"] == "COMPUTATION"]
     total = float(comp["dur"].sum()) or 1.0
-    per = comp.groupby("name")["dur"].sum().sort_values(ascending=False)
+    per = comp.groupby("name", observed=True)["dur"].sum().sort_values(ascending=False)
     names = per.index.to_numpy().astype(str)
     simt = np.asarray([bool(_SIMT_GEMM.search(n)) and not _TENSOR_OP.search(n)
                        for n in names], dtype=bool)
@@ -239,7 +239,7 @@ def _communication(f: GpuFacts) -> Finding | None:
     if sev is None:
         return None
     comm = f.device[f.device["kernel_type"] == "COMMUNICATION"]
-    per = comm.groupby("name")["dur"].sum().sort_values(ascending=False)
+    per = comm.groupby("name", observed=True)["dur"].sum().sort_values(ascending=False)
     top = "; ".join(f"`{short_name(n, 60)}` {format_us(v)}" for n, v in per.head(2).items())
     overlap = f.comm_overlapped / f.communication
     return Finding(
