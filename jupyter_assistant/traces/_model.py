@@ -123,7 +123,9 @@ class Trace:
                  kind: str | None = None) -> pd.DataFrame:
         """Top ``n`` slice names by ``by`` (``self_dur``, ``total_dur`` or ``count``):
         columns ``name, count, self_dur, total_dur, self_pct`` (µs, %); ``kind`` limits
-        them to ``"cpu"`` threads or ``"gpu"`` streams. See
+        them to ``"cpu"`` threads, ``"gpu"`` streams (device work, never
+        ``gpu_user_annotation`` ranges) or ``"js"`` (JavaScript functions of DevTools CPU
+        samples). See
         :func:`jupyter_assistant.traces.analysis.hotspots`."""
         from .analysis.hotspots import hotspots
 
