@@ -81,7 +81,7 @@ def test_host_sync_is_named_before_launch_overhead(load_shared: Callable[[str], 
     top = d.iloc[0]
     assert (top["kind"], top["severity"]) == ("host_sync", "high"), d
     # ~100 sync points per step (a .cpu() and a torch.cuda.synchronize() per iteration)
-    assert "100 host-device synchronisation points per step" in top["evidence"]
+    assert "100 host-device synchronisation points inside each step" in top["evidence"]
     assert "cudaDeviceSynchronize" in top["evidence"]
     assert ".item()" in top["fix"]
     # step-timing syncs at the edges of each step are not flagged anywhere else

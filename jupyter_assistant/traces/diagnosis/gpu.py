@@ -151,8 +151,8 @@ def _host_sync(f: GpuFacts) -> Finding | None:
     calls = ", ".join(f"`{k}` x{format_count(v)}" for k, v in f.syncs.most_common(3))
     return Finding(
         "host_sync", sev, share,
-        f"{format_count(per_step)} host-device synchronisation points per step inside the "
-        f"step ({calls}); the host blocks in them {_per(f, f.sync_blocked)}, and the GPU "
+        f"{format_count(per_step)} host-device synchronisation points inside each step "
+        f"({calls}); the host blocks in them {_per(f, f.sync_blocked)}, and the GPU "
         f"then sits idle {_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) until new "
         "work is queued, so the CPU never runs ahead of the GPU.",
         "Remove syncs from the step: keep metrics on the GPU and call `.item()`/`.cpu()`/"
