@@ -80,9 +80,14 @@ def _thread_mask(t: Any, ev: pd.DataFrame, thread: str | None, kind: str | None)
     mask = np.ones(len(ev), dtype=bool)
     th = t.threads
     keys = [c for c in ("rank", "pid", "tid") if c in ev.columns and c in th.columns]
+    if kind == "js":  # JavaScript functions of DevTools CPU samples
+        from ..traces.analysis.hotspots import V8_META
+
+        mask &= (ev["cat"] == "cpu_sample").to_numpy() & ~ev["name"].isin(V8_META).to_numpy()
+        kind = None
     if kind:
         if kind not in ("cpu", "gpu", "other"):
-            raise ToolError(f"kind must be cpu, gpu or other, not {kind!r}")
+            raise ToolError(f"kind must be cpu, gpu, other or js, not {kind!r}")
         sel = th.loc[th["kind"] == kind, keys] if len(th) and "kind" in th.columns else \
             th.loc[[], keys]
         mask &= pd.MultiIndex.from_frame(ev[keys]).isin(pd.MultiIndex.from_frame(sel))
@@ -105,7 +110,8 @@ def hotspots(trace: str = "current", n: int = 15,
              by: Literal["self_dur", "total_dur", "count"] = "self_dur",
              thread: str | None = None, name: str | None = None, regex: bool = False,
              start_us: float | None = None, end_us: float | None = None,
-             kind: Literal["cpu", "gpu", "other"] | None = None, *, ctx: ToolContext) -> str:
+             kind: Literal["cpu", "gpu", "other", "js"] | None = None, *,
+             ctx: ToolContext) -> str:
     """Where the time goes: the top slice names by self time (time in a slice minus its
     children), inclusive time or count, optionally only on some threads, names or a time
     window.
@@ -120,7 +126,8 @@ def hotspots(trace: str = "current", n: int = 15,
         regex: Treat name as a regular expression.
         start_us: Only slices starting at or after this timestamp (µs, the trace's clock).
         end_us: Only slices starting before this timestamp (µs).
-        kind: Only threads of this kind (cpu threads, gpu streams, other).
+        kind: Only threads of this kind (cpu threads, gpu streams: device work only,
+            other), or js: JavaScript functions of a DevTools recording's CPU samples.
     """
     t = get_trace(ctx, trace)
     if by not in ("self_dur", "total_dur", "count"):

@@ -224,3 +224,12 @@ async def test_gpu_breakdown_hta_extras() -> None:
     sb = trace.step_breakdown()
     assert steps.startswith(f"{len(sb)} profiler steps in trace 'current': mean "
                             f"{fmt_us(sb['dur'].mean())}")
+
+
+async def test_hotspots_js_kind() -> None:
+    trace = load_trace(TRACES / "speedscope/Chrome/69/simple.json")
+    ctx = ToolContext(traces={"current": trace})
+    text = await call(ctx, "hotspots", kind="js", n=3)
+    top = trace.hotspots(1, kind="js").iloc[0]
+    assert f"`{top['name']}` leads with {fmt_us(top['self_dur'])} self time" in text
+    assert "(program)" not in text
