@@ -138,14 +138,17 @@ def step_breakdown(trace: Trace) -> pd.DataFrame:
     dev = device_events(trace)
     rows = []
     for rank, st in steps.groupby("rank", sort=True):
-        d = dev[dev["rank"] == rank]
+        d = dev[dev["rank"] == rank]  # sorted by ts
         ts, end, kt = d["ts"].to_numpy(), d["end"].to_numpy(), d["kernel_type"].to_numpy()
-        cat = d["cat"].to_numpy()
+        cat = np.asarray(d["cat"].to_numpy(), dtype=object)
+        longest = float((end - ts).max()) if len(ts) else 0.0
         which = _assign(ts, st["ts"].to_numpy(), st["end"].to_numpy())
         for i, s in enumerate(_rows(st)):
             lo, hi = float(s.ts), float(s.end)
-            busy = union_length(ts, end, lo, hi)
-            parts = [union_length(ts[kt == k], end[kt == k], lo, hi)
+            a, b = np.searchsorted(ts, [lo - longest, hi])  # every interval that can overlap
+            wts, wend, wkt = ts[a:b], end[a:b], kt[a:b]
+            busy = union_length(wts, wend, lo, hi)
+            parts = [union_length(wts[wkt == k], wend[wkt == k], lo, hi)
                      for k in ("COMPUTATION", "COMMUNICATION", "MEMORY")]
             mine = which == i
             dur = hi - lo
