@@ -24,6 +24,7 @@ path (under ``/assistant/api``)           verb    what
 ``requests``                              GET     model-call records (paginated)
 ``requests/{id}``                         GET     one model-call record
 ``requests/{id}/replay``                  POST    re-run a recorded model request
+anything else                             any     404, ``{"error": {"code": "not_found"...}}``
 ========================================  ======  =============================================
 """
 
@@ -252,6 +253,44 @@ class ReplayHandler(AssistantHandler):
         self.write_json(new.to_dict(), status=201)
 
 
+class NotFoundHandler(AssistantHandler):
+    """Any other path under ``/assistant/api``: an unknown endpoint, or a known one with an
+    id that does not match :data:`~._base.ID_PATTERN`. Answers 404 with the JSON error shape
+    (code ``not_found``) after the same authentication as every endpoint, instead of
+    Jupyter's HTML page."""
+
+    def _not_found(self) -> None:
+        raise NotFoundError(
+            f"{self.request.method} {self.request.path}: no such endpoint under "
+            f"{API_PREFIX} (ids are 1-128 characters of [A-Za-z0-9_.-], starting with a "
+            "letter or digit)")
+
+    @web.authenticated
+    @authorized
+    async def get(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def post(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def put(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def patch(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def delete(self, path: str) -> None:
+        self._not_found()
+
+
 def _public(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if k != "user_id"}
 
@@ -280,4 +319,6 @@ default_handlers: list[tuple[str, type[web.RequestHandler]]] = [
     (f"{API_PREFIX}/requests", RequestsHandler),
     (f"{API_PREFIX}/requests/{_id('call_id')}", RequestHandler),
     (f"{API_PREFIX}/requests/{_id('call_id')}/replay", ReplayHandler),
+    # last: everything else under the prefix answers a JSON 404
+    (f"{API_PREFIX}/(?P<path>.*)", NotFoundHandler),
 ]

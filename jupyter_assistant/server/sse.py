@@ -228,7 +228,7 @@ class SessionEventsHandler(SSEHandler):
         if raw is None:
             raw, source = self.get_query_argument("after", "0") or "0", "after"
         raw = raw.strip()
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # ("²".isdigit() is true)
             raise InputError(f"{source} must be a non-negative integer (an event seq), "
                              f"not {raw[:40]!r}")
         return int(raw)
