@@ -103,6 +103,10 @@ def test_rows_keep_their_index_and_bad_parts_are_refused(events: pd.DataFrame) -
         run_query(events, agg=["sum(name)"])
     with pytest.raises(ToolError, match="cannot sort"):
         run_query(events, sort_by="nope")
+    with pytest.raises(ToolError, match="columns names 'name' more than once"):
+        run_query(events, columns=["name", "dur", "name"])
+    with pytest.raises(ToolError, match="group_by names 'tid' more than once"):
+        run_query(events, group_by=["tid", "tid"], agg=["count"])
     out, total = run_query(events, limit=10_000)
     assert total == 6 and len(out) == 6
 
