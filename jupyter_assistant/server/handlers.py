@@ -37,6 +37,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import httputil, web
 
 from ..exceptions import InputError, NotFoundError
+from ..orchestrator import validate_message
 from ._base import ID_PATTERN, AssistantHandler, check_id
 from .sse import CancelHandler, ChatHandler, SessionEventsHandler
 
@@ -120,16 +121,8 @@ class MessagesHandler(AssistantHandler):
         role, content = body.get("role", "user"), body.get("content")
         if role not in ("user", "assistant"):
             raise InputError("role must be 'user' or 'assistant'")
-        if isinstance(content, str):
-            size = len(content)
-        elif isinstance(content, list) and all(isinstance(b, dict) for b in content):
-            size = sum(len(str(b.get("text", ""))) for b in content)
-        else:
-            raise InputError("content must be a string or a list of content blocks")
-        limit = self.app.max_message_chars
-        if size > limit:
-            raise InputError(f"message is {size:,} characters, over the limit of {limit:,} "
-                             "(c.AssistantApp.max_message_chars)")
+        validate_message(content, self.app.max_message_chars, blocks=True,
+                         setting="c.AssistantApp.max_message_chars")
         await self.app.store.get_conversation(self.user_id, conversation_id)
         await self.app.rate_limiter.hit("write", self.user_id)
         msg = await self.app.store.add_message(self.user_id, conversation_id, role, content,
