@@ -80,8 +80,8 @@ class Assistant:
     a :class:`~jupyter_assistant.store.MemoryStore`). ``root`` confines file tools.
     ``approve(tool_name, input) -> bool`` is asked before tools that need approval.
 
-    Raises :class:`~jupyter_assistant.exceptions.ConfigError` for an unknown model spec or a
-    bad tool, :class:`traitlets.TraitError` for a bad limit.
+    Raises :class:`~jupyter_assistant.exceptions.ConfigError` for an unknown model spec, a
+    bad tool or a bad limit.
     """
 
     def __init__(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ...exceptions import InputError
 from .._model import Trace
 from .._rows import rows_in
 
@@ -190,10 +191,11 @@ def hotspots(
     Chrome Trace Event Format nesting on each thread, which for a PyTorch profiler trace
     equals ``key_averages()`` "Self CPU" per op.
 
-    Raises ``ValueError`` for an unknown ``by`` or ``kind``.
+    Raises :class:`~jupyter_assistant.exceptions.InputError` (a ``ValueError``) for an
+    unknown ``by`` or ``kind``.
     """
     if by not in _BY:
-        raise ValueError(f"by must be one of {_BY}, not {by!r}")
+        raise InputError(f"by must be one of {_BY}, not {by!r}")
     if kind is not None:
         events = analysed_events(trace, STAT_COLUMNS)
         stats = name_stats(events.loc[_kind_mask(trace, events, kind)])
@@ -212,7 +214,7 @@ def hotspots(
 def _kind_mask(trace: Trace, ev: pd.DataFrame, kind: str) -> np.ndarray:
     """Rows of ``ev`` (from ``trace.events``) on threads whose ``kind`` is ``kind``."""
     if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {_KINDS}, not {kind!r}")
+        raise InputError(f"kind must be one of {_KINDS}, not {kind!r}")
     th = trace.threads
     if th is None or not len(th) or "kind" not in th.columns:
         return np.full(len(ev), kind == "cpu")
