@@ -357,11 +357,11 @@ def run_query(
     numeric = [c for c in allowed if pd.api.types.is_numeric_dtype(df[c].dtype)
                and not pd.api.types.is_bool_dtype(df[c].dtype)]
     out = df[filter_events(df, where)] if where and where.strip() else df
-    for what, cols in (("columns", columns or []), ("group_by", group_by or [])):
-        for col in cols:
+    for what, names in (("columns", list(columns or [])), ("group_by", list(group_by or []))):
+        for col in names:
             if col not in allowed:
                 raise ToolError(f"unknown column {col!r}; columns: {', '.join(allowed)}")
-        repeated = sorted({str(c) for c in cols if list(cols).count(c) > 1})
+        repeated = sorted({str(c) for c in names if names.count(c) > 1})
         if repeated:
             raise ToolError(f"{what} names {', '.join(map(repr, repeated))} more than once; "
                             "name each column once")
