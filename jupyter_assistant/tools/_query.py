@@ -23,7 +23,7 @@ no backtracking; RE2 syntax: no lookaround, no backreferences) through pyarrow's
 ``match_substring_regex`` kernel, which releases the GIL. Linear is not cheap for every
 pattern (a large counted repetition such as ``.{1000}`` makes RE2 fall back from its DFA
 to a much slower NFA), so a regex is bounded to :data:`MAX_REGEX_CHARS` characters and runs
-over the distinct values in batches of about :data:`REGEX_BATCH_CHARS` characters; past
+over the distinct values in batches of about :data:`REGEX_BATCH_BYTES` bytes; past
 :data:`REGEX_BUDGET_S` seconds it stops with a :class:`ToolError`, so that even a thread the
 orchestrator abandoned at its timeout stops soon after.
 
@@ -55,8 +55,8 @@ MAX_NODES = 200
 MAX_REGEX_CHARS = 200
 #: Seconds of regex matching one string test may use before it is refused.
 REGEX_BUDGET_S = 5.0
-#: Characters of distinct values matched per RE2 call (between two budget checks).
-REGEX_BATCH_CHARS = 64 * 1024
+#: Bytes of distinct values (UTF-8) matched per RE2 call (between two budget checks).
+REGEX_BATCH_BYTES = 64 * 1024
 #: Largest ``limit`` of :func:`run_query`.
 MAX_LIMIT = 200
 #: Aggregations ``agg`` accepts.
@@ -237,29 +237,30 @@ class _Regex:
         self.pat, self.ignore_case = pat, not case
         self.hits([""])  # compiles it: a bad pattern fails here, before any data is read
 
-    def hits(self, values: list[str]) -> np.ndarray:
+    def hits(self, values: Sequence[str]) -> np.ndarray:
         """Boolean array: which of ``values`` the pattern matches anywhere."""
-        out = np.zeros(len(values), dtype=bool)
+        arr = pa.array(values, type=pa.large_string())
+        out = np.zeros(len(arr), dtype=bool)
+        # batch ends: about REGEX_BATCH_BYTES of text each (at least one value)
+        ends = np.cumsum(pc.binary_length(arr).to_numpy(zero_copy_only=False))
         deadline = time.monotonic() + REGEX_BUDGET_S
         start = 0
-        while start < len(values):
-            end, size = start, 0
-            while end < len(values) and (end == start or size < REGEX_BATCH_CHARS):
-                size += len(values[end])
-                end += 1
+        while start < len(arr):
+            base = int(ends[start - 1]) if start else 0
+            end = max(start + 1, int(np.searchsorted(ends, base + REGEX_BATCH_BYTES)))
             try:
-                mask = pc.match_substring_regex(pa.array(values[start:end], pa.string()),
-                                                pattern=self.pat, ignore_case=self.ignore_case)
+                mask = pc.match_substring_regex(arr.slice(start, end - start), pattern=self.pat,
+                                                ignore_case=self.ignore_case)
             except pa.ArrowInvalid as exc:
                 raise ToolError(f"bad regex {self.pat!r}: {exc}. Regexes use RE2 syntax "
                                 "(no lookaround such as (?=...), no backreferences such as "
                                 "\\1)") from None
             out[start:end] = mask.to_numpy(zero_copy_only=False)
             start = end
-            if start < len(values) and time.monotonic() > deadline:
+            if start < len(arr) and time.monotonic() > deadline:
                 raise ToolError(f"regex {self.pat!r} is too costly on this trace: it used "
                                 f"its {REGEX_BUDGET_S:g} s budget on {start:,} of "
-                                f"{len(values):,} distinct values. Simplify it (large counted "
+                                f"{len(arr):,} distinct values. Simplify it (large counted "
                                 "repetitions such as .{1000} are slow) or use a plain "
                                 "substring")
         return out
@@ -289,7 +290,7 @@ def string_match(col: pd.Series, method: str, pat: str, *, case: bool = True,
         codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
     else:
         codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    hits = apply([str(v) for v in uniques])
+    hits = apply(pd.Index(uniques).astype(str).tolist())
     mask = hits[np.clip(codes, 0, None)] & (codes >= 0) if len(hits) else \
         np.zeros(len(col), dtype=bool)
     return pd.Series(mask, index=col.index)

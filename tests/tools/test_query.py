@@ -126,13 +126,13 @@ def test_regexes_run_on_re2_in_linear_time() -> None:
 
 
 def test_a_regex_stops_at_its_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    n = 3 * _query.REGEX_BATCH_CHARS // 100  # distinct names for three batches
+    n = 3 * _query.REGEX_BATCH_BYTES // 100  # distinct names for three batches
     df = build_slice_table({"name": [f"{i:0100d}" for i in range(n)], "cat": ["c"] * n,
                             "pid": [1] * n, "tid": [1] * n,
                             "ts": [float(i) for i in range(n)], "dur": [1.0] * n})
     assert len(names(df, "name.str.contains('7$', regex=True)")) == n // 10
     monkeypatch.setattr(_query, "REGEX_BUDGET_S", -1.0)  # spent before the first batch ends
-    with pytest.raises(ToolError, match=r"too costly on this trace.*on 656 of 1,966 distinct"):
+    with pytest.raises(ToolError, match=r"too costly on this trace.*on 655 of 1,966 distinct"):
         filter_events(df, "name.str.contains('7$', regex=True)")
 
 
