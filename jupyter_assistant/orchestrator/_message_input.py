@@ -6,11 +6,12 @@ A message is text (``str``) or, where stored messages are accepted, a list of An
 content blocks (``{"type": "text", "text": ...}`` and other block types). Refusals are
 :class:`~jupyter_assistant.exceptions.InputError` with one code per problem:
 
-==================  ===========================================================
-``invalid_input``   not text (or not a list of content-block objects)
-``empty_message``   ``""``, only whitespace, ``[]``, or blocks whose text is all blank
-``message_too_long`` more characters of text than ``max_chars``, naming the limit
-==================  ===========================================================
+====================  =========================================================
+``invalid_input``     not text (or not a list of content blocks with a ``type``,
+                      text blocks with a string ``text``)
+``empty_message``     ``""``, only whitespace, ``[]``, or blocks whose text is blank
+``message_too_long``  more characters of text than ``max_chars``, naming the limit
+====================  =========================================================
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ def validate_message(message: Any, max_chars: int, *, blocks: bool = False,
     limit shown in the too-long message (``c.AssistantApp.max_message_chars`` on the
     server)."""
     if isinstance(message, list) and blocks:
-        if not all(isinstance(b, dict) for b in message):
+        if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in message):
             raise InputError("the message content must be a string or a list of content "
-                             "block objects")
+                             "block objects, each with a string 'type'")
+        if any(b["type"] == "text" and not isinstance(b.get("text"), str) for b in message):
+            raise InputError("a text content block needs a string 'text'")
         texts = [b.get("text") for b in message]
         blank = all(isinstance(t, str) and not t.strip() for t in texts)
         if not message or blank:

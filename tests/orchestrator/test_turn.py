@@ -403,7 +403,8 @@ def test_one_validation_of_user_messages(message: Any, code: str) -> None:
     for blocks, block_code in [([], "empty_message"), ([{"type": "text", "text": ""}],
                                                        "empty_message"),
                                ([{"type": "text", "text": "y" * 101}], "message_too_long"),
-                               (["y"], "invalid_input")]:
+                               (["y"], "invalid_input"), ([{"text": "no type"}], "invalid_input"),
+                               ([{"type": "text", "text": 5}], "invalid_input")]:
         with pytest.raises(InputError) as info:
             validate_message(blocks, 100, blocks=True)
         assert info.value.code == block_code
