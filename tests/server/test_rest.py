@@ -84,6 +84,7 @@ async def test_bad_requests_get_json_errors(api: Any, assistant_app: Any) -> Non
                                 (" \n", "empty_message"),
                                 ([{"type": "text", "text": " "}], "empty_message"),
                                 (None, "invalid_input"), (["x"], "invalid_input"),
+                                ([{"type": "text", "text": 5}], "invalid_input"),
                                 ([{"type": "text", "text": too_long}], "message_too_long")]:
         code, _, err = await api("conversations", conv["id"], "messages", method="POST",
                                  body={"role": "user", "content": content})
