@@ -326,6 +326,9 @@ def parse_agg(spec: str, numeric: Sequence[str]) -> tuple[str, str | None]:
     """``"count"`` / ``"count()"`` -> ``("count", None)``; ``"sum(dur)"`` -> ``("sum", "dur")``.
 
     Raises :class:`ToolError` for an unknown function or a non-numeric column."""
+    if not isinstance(spec, str) or len(spec) > 100:  # (the pattern is quadratic in spaces)
+        raise ToolError(f"bad aggregation {str(spec)[:100]!r}: at most 100 characters, e.g. "
+                        "sum(dur)")
     m = _AGG_SPEC.match(spec)
     if not m or m.group(1) not in AGG_FUNCTIONS:
         raise ToolError(f"bad aggregation {spec!r}; use count or f(column) with f in "

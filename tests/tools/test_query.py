@@ -99,6 +99,8 @@ def test_rows_keep_their_index_and_bad_parts_are_refused(events: pd.DataFrame) -
         run_query(events, columns=["zzz"])
     with pytest.raises(ToolError, match="bad aggregation"):
         run_query(events, agg=["eval(dur)"])
+    with pytest.raises(ToolError, match="at most 100 characters"):  # no quadratic backtracking
+        run_query(events, agg=["count" + " " * 100_000 + "!"])
     with pytest.raises(ToolError, match="cannot aggregate"):
         run_query(events, agg=["sum(name)"])
     with pytest.raises(ToolError, match="cannot sort"):
