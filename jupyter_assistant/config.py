@@ -17,6 +17,8 @@ from typing import Any
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from .exceptions import ConfigError
+
 __all__ = ["DEFAULT_ANTHROPIC_MODEL", "AssistantConfig"]
 
 #: The Claude model used when ``model`` names the provider only (``"anthropic"``) or when
@@ -35,8 +37,10 @@ _POSITIVE_INTS = ("max_model_calls", "max_message_chars", "tool_output_chars",
 class AssistantConfig(Configurable):
     """Every model, limit and timeout setting of the assistant (``config=True`` traits).
 
-    Raises :class:`traitlets.TraitError` when a limit or timeout is set to zero or a
-    negative number, or a retry setting to a negative number.
+    Raises :class:`~jupyter_assistant.exceptions.ConfigError` when a limit or timeout is set
+    to zero or a negative number, or a retry setting to a negative number (traitlets itself
+    raises ``TraitError`` for a value of the wrong type; :meth:`updated` turns that into a
+    ``ConfigError`` too).
     """
 
     model = Unicode(
@@ -176,15 +180,15 @@ class AssistantConfig(Configurable):
         value = proposal["value"]
         if value is None or value <= 0:
             name = proposal["trait"].name
-            raise TraitError(f"AssistantConfig.{name} must be > 0, got {value!r}")
+            raise ConfigError(f"AssistantConfig.{name} must be > 0, got {value!r}")
         return value
 
     @validate("model_retries", "retry_base_delay", "retry_max_delay")
     def _non_negative(self, proposal: dict[str, Any]) -> Any:
         value = proposal["value"]
         if value < 0:
-            raise TraitError(f"AssistantConfig.{proposal['trait'].name} must be >= 0, "
-                             f"got {value!r}")
+            raise ConfigError(f"AssistantConfig.{proposal['trait'].name} must be >= 0, "
+                              f"got {value!r}")
         return value
 
     def timeout_for_category(self, category: str) -> float:
@@ -198,16 +202,20 @@ class AssistantConfig(Configurable):
     def updated(self, **overrides: Any) -> AssistantConfig:
         """A copy with ``overrides`` applied (``None`` values are ignored).
 
-        Raises :class:`traitlets.TraitError` for an invalid value and ``TypeError`` for an
+        Raises :class:`~jupyter_assistant.exceptions.ConfigError` for an invalid value or an
         unknown setting.
         """
         values = {name: getattr(self, name) for name in self.trait_names(config=True)}
         for name, value in overrides.items():
             if name not in values:
-                raise TypeError(f"unknown AssistantConfig setting {name!r}")
+                raise ConfigError(f"unknown AssistantConfig setting {name!r}; settings: "
+                                  f"{', '.join(sorted(values))}")
             if value is not None:
                 values[name] = value
         clone = AssistantConfig(parent=self.parent)
         for name, value in values.items():
-            setattr(clone, name, value)
+            try:
+                setattr(clone, name, value)
+            except TraitError as exc:  # a value of the wrong type
+                raise ConfigError(f"AssistantConfig.{name}: {exc}") from None
         return clone

@@ -13,6 +13,9 @@ Every error the package raises on purpose is an :class:`AssistantError`::
     ├── InputError          user input is refused (too long, empty, wrong shape)
     └── ConfigError         configuration is missing or inconsistent
 
+``InputError`` and ``ConfigError`` are also ``ValueError`` s, so code that caught the
+``ValueError`` of a bad argument before keeps working.
+
 Each exception carries its context as attributes, so a handler can turn it into a JSON error
 (``code`` + ``message``) or an ``error`` event without parsing the message.
 """
@@ -131,13 +134,15 @@ class RateLimitError(AssistantError):
         self.limit = limit
 
 
-class InputError(AssistantError):
-    """Raised when user input is refused: a message over the limit, empty, or of the wrong shape."""
+class InputError(AssistantError, ValueError):
+    """Raised when user input is refused: a message over the limit, empty, or of the wrong
+    shape, or an argument out of its range (also a ``ValueError``)."""
 
     code = "invalid_input"
 
 
-class ConfigError(AssistantError):
-    """Raised when configuration is missing or inconsistent (unknown model prefix, bad URL)."""
+class ConfigError(AssistantError, ValueError):
+    """Raised when configuration is missing or inconsistent (unknown model prefix, bad URL, a
+    limit or timeout out of range, an unknown setting); also a ``ValueError``."""
 
     code = "config_error"

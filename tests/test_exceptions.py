@@ -23,8 +23,11 @@ def test_tree_shape() -> None:
     assert issubclass(ex.PathOutsideRootError, ex.ToolError)
     assert issubclass(ex.NotFoundError, ex.StoreError)
     for name in ("TraceFormatError", "ModelError", "ToolError", "StoreError",
-                 "RateLimitError", "ConfigError", "InputError"):
+                 "RateLimitError"):
         assert getattr(ex, name).__bases__ == (ex.AssistantError,), name
+    # bad input and bad settings are also ValueErrors, as Python's own checks are
+    for name in ("ConfigError", "InputError"):
+        assert getattr(ex, name).__bases__ == (ex.AssistantError, ValueError), name
 
 
 def test_trace_format_error_names_file_position_problem() -> None:

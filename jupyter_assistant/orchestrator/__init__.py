@@ -3,9 +3,10 @@ telemetry and replay (:class:`Assistant`), and the model providers (``providers`
 
 from __future__ import annotations
 
-from ._assistant import Assistant, validate_message
+from ._assistant import Assistant
 from ._executor import ToolOutcome, render_output, truncate_output
 from ._history import build_history
+from ._message_input import validate_message
 from ._retry import RetryPolicy
 from ._telemetry import (
     MODEL_CALL_ATTRIBUTES,

@@ -36,33 +36,19 @@ from ..store._util import new_id
 from ._context import collect_tools, resolve_traces, system_prompt
 from ._emitter import Emitter
 from ._history import append_message, build_history
+from ._message_input import validate_message
 from ._retry import RetryPolicy
 from ._telemetry import ModelCallTimer, write_chrome_trace
 from ._turn import TurnRunner, TurnSpec
 from .providers import ModelProvider, create_provider, default_model_spec
 from .providers._base import MessageDone, ModelRequest
 
-__all__ = ["Assistant", "validate_message"]
+__all__ = ["Assistant"]
 
 log = logging.getLogger(__name__)
 
 Approver = Callable[[str, dict[str, Any]], Awaitable[bool]]
 _MAX_SESSIONS = 256
-
-
-def validate_message(message: Any, max_chars: int) -> str:
-    """``message`` if it may be sent to the model; raises
-    :class:`~jupyter_assistant.exceptions.InputError` with code ``empty_message``,
-    ``invalid_input`` (not a string) or ``message_too_long`` (over ``max_chars``
-    characters, naming the limit)."""
-    if not isinstance(message, str):
-        raise InputError(f"the message must be text, not {type(message).__name__}")
-    if not message.strip():
-        raise InputError("the message is empty", code="empty_message")
-    if len(message) > max_chars:
-        raise InputError(f"the message is {len(message):,} characters long; the limit is "
-                         f"{max_chars:,} characters (max_message_chars)", code="message_too_long")
-    return message
 
 
 @dataclass
@@ -94,8 +80,8 @@ class Assistant:
     a :class:`~jupyter_assistant.store.MemoryStore`). ``root`` confines file tools.
     ``approve(tool_name, input) -> bool`` is asked before tools that need approval.
 
-    Raises :class:`~jupyter_assistant.exceptions.ConfigError` for an unknown model spec or a
-    bad tool, :class:`traitlets.TraitError` for a bad limit.
+    Raises :class:`~jupyter_assistant.exceptions.ConfigError` for an unknown model spec, a
+    bad tool or a bad limit.
     """
 
     def __init__(

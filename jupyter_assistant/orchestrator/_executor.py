@@ -9,7 +9,8 @@ in worker threads that are abandoned on timeout or cancel, so a hung tool cannot
 turn; the threads come from the sync tools' own ``CapacityLimiter`` (``tool_threads`` slots,
 an abandoned thread keeps its slot until it returns), so hung tools can never starve anyio's
 default thread limiter, and a call that finds every slot taken times out saying so. Output
-longer than ``tool_output_chars`` is cut, with a note saying how much.
+longer than ``tool_output_chars`` is cut, with a note saying how much. A result that is not
+text is rendered (DataFrame to markdown, anything else to JSON) in a worker thread too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from ..config import AssistantConfig
 from ..exceptions import ToolError
@@ -213,4 +215,8 @@ class ToolExecutor:
                         "(tool_threads).")
             raise _Refused("timeout", f"{call.name} did not finish within its timeout of "
                            f"{timeout:g} s and was stopped.{note}", "timeout")
-        return render_output(value)
+        if isinstance(value, str):
+            return value
+        # a DataFrame to markdown or a large value to JSON is the tool's work too: not on
+        # the event loop
+        return await anyio.to_thread.run_sync(render_output, value)

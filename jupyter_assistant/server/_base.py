@@ -35,6 +35,7 @@ from ..exceptions import (
     StoreError,
     TraceFormatError,
 )
+from ..store import MAX_PAGE_VALUE
 
 if TYPE_CHECKING:
     from .app import AssistantApp
@@ -122,7 +123,8 @@ class AssistantHandler(ExtensionHandlerMixin, APIHandler):
             if not self.current_user:
                 raise web.HTTPError(403)
             length = self.request.headers.get("Content-Length")
-            if length is not None and length.isdigit() and int(length) > self.body_limit:
+            if length is not None and length.isascii() and length.isdigit() \
+                    and int(length) > self.body_limit:
                 self._too_large(int(length))
             # tornado's own cap (HTTPServer max_body_size, 100 MB by default) cuts the
             # connection without a response: keep it above ours, so a body over the limit
@@ -173,9 +175,12 @@ class AssistantHandler(ExtensionHandlerMixin, APIHandler):
         if raw is None or raw == "":
             return default
         try:
+            if not raw.isascii():  # int() also reads "²"-like digits of other scripts
+                raise ValueError(raw)
             value = int(raw)
         except ValueError:
-            raise InputError(f"query argument {name!r} must be an integer, not {raw!r}") from None
+            raise InputError(f"query argument {name!r} must be an integer, not "
+                             f"{raw[:40]!r}") from None
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f">= {low}"
             raise InputError(f"query argument {name!r} must be {bound} (got {value})")
@@ -195,9 +200,10 @@ class AssistantHandler(ExtensionHandlerMixin, APIHandler):
         return value
 
     def page_args(self, default_limit: int = 50, max_limit: int = 500) -> tuple[int, int]:
-        """``(limit, offset)`` from the query, ``limit`` in ``[1, max_limit]``."""
+        """``(limit, offset)`` from the query, ``limit`` in ``[1, max_limit]``, ``offset`` in
+        ``[0, 2**53 - 1]`` (the store's bound)."""
         return (self.int_arg("limit", default_limit, low=1, high=max_limit),
-                self.int_arg("offset", 0, low=0))
+                self.int_arg("offset", 0, low=0, high=MAX_PAGE_VALUE))
 
     # -- responses --------------------------------------------------------------------------
 

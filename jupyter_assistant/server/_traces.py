@@ -141,7 +141,11 @@ class TraceRegistry:
 
 
 def _load(source: Path | bytes, format: str | None, name: str, max_bytes: int) -> Trace:
-    """``load_trace`` whose errors name the upload, never the server's file path."""
+    """``load_trace`` whose errors name the upload, never the server's file path.
+
+    The error is raised outside the ``except`` block: raised inside, it would hold the
+    reader's error as its ``__context__`` (``from None`` only hides it), and with it every
+    frame of the failed read, for as long as the new error lives."""
     try:
         trace = load_trace(source, format, max_bytes=max_bytes)
     except TraceFormatError as exc:
@@ -149,6 +153,8 @@ def _load(source: Path | bytes, format: str | None, name: str, max_bytes: int) -
         if f"{max_bytes:,}" in problem:  # over the size limit: name the server's setting
             problem = (problem.replace(" (raise max_bytes to load it)", "")
                        + " (c.AssistantApp.max_trace_bytes)")
-        raise TraceFormatError(name, exc.position, problem) from None
-    trace.metadata["source"] = name
-    return trace
+        error = TraceFormatError(name, exc.position, problem)
+    else:
+        trace.metadata["source"] = name
+        return trace
+    raise error

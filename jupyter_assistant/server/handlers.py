@@ -24,6 +24,7 @@ path (under ``/assistant/api``)           verb    what
 ``requests``                              GET     model-call records (paginated)
 ``requests/{id}``                         GET     one model-call record
 ``requests/{id}/replay``                  POST    re-run a recorded model request
+anything else                             any     404, ``{"error": {"code": "not_found"...}}``
 ========================================  ======  =============================================
 """
 
@@ -36,6 +37,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import httputil, web
 
 from ..exceptions import InputError, NotFoundError
+from ..orchestrator import validate_message
 from ._base import ID_PATTERN, AssistantHandler, check_id
 from .sse import CancelHandler, ChatHandler, SessionEventsHandler
 
@@ -119,16 +121,8 @@ class MessagesHandler(AssistantHandler):
         role, content = body.get("role", "user"), body.get("content")
         if role not in ("user", "assistant"):
             raise InputError("role must be 'user' or 'assistant'")
-        if isinstance(content, str):
-            size = len(content)
-        elif isinstance(content, list) and all(isinstance(b, dict) for b in content):
-            size = sum(len(str(b.get("text", ""))) for b in content)
-        else:
-            raise InputError("content must be a string or a list of content blocks")
-        limit = self.app.max_message_chars
-        if size > limit:
-            raise InputError(f"message is {size:,} characters, over the limit of {limit:,} "
-                             "(c.AssistantApp.max_message_chars)")
+        validate_message(content, self.app.max_message_chars, blocks=True,
+                         setting="c.AssistantApp.max_message_chars")
         await self.app.store.get_conversation(self.user_id, conversation_id)
         await self.app.rate_limiter.hit("write", self.user_id)
         msg = await self.app.store.add_message(self.user_id, conversation_id, role, content,
@@ -252,6 +246,44 @@ class ReplayHandler(AssistantHandler):
         self.write_json(new.to_dict(), status=201)
 
 
+class NotFoundHandler(AssistantHandler):
+    """Any other path under ``/assistant/api``: an unknown endpoint, or a known one with an
+    id that does not match :data:`~._base.ID_PATTERN`. Answers 404 with the JSON error shape
+    (code ``not_found``) after the same authentication as every endpoint, instead of
+    Jupyter's HTML page."""
+
+    def _not_found(self) -> None:
+        raise NotFoundError(
+            f"{self.request.method} {self.request.path}: no such endpoint under "
+            f"{API_PREFIX} (ids are 1-128 characters of [A-Za-z0-9_.-], starting with a "
+            "letter or digit)")
+
+    @web.authenticated
+    @authorized
+    async def get(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def post(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def put(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def patch(self, path: str) -> None:
+        self._not_found()
+
+    @web.authenticated
+    @authorized
+    async def delete(self, path: str) -> None:
+        self._not_found()
+
+
 def _public(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if k != "user_id"}
 
@@ -280,4 +312,6 @@ default_handlers: list[tuple[str, type[web.RequestHandler]]] = [
     (f"{API_PREFIX}/requests", RequestsHandler),
     (f"{API_PREFIX}/requests/{_id('call_id')}", RequestHandler),
     (f"{API_PREFIX}/requests/{_id('call_id')}/replay", ReplayHandler),
+    # last: everything else under the prefix answers a JSON 404
+    (f"{API_PREFIX}/(?P<path>.*)", NotFoundHandler),
 ]

@@ -31,6 +31,7 @@ from tornado.iostream import StreamClosedError
 
 from ..events import Event
 from ..exceptions import InputError, StoreError
+from ..orchestrator import validate_message
 from ._base import AssistantHandler, check_id
 from ._turns import RunningTurn
 
@@ -160,12 +161,8 @@ class ChatHandler(SSEHandler):
     async def post(self) -> None:
         app, user = self.app, self.user_id
         body = self.json_body()
-        message = body.get("message")
-        if not isinstance(message, str) or not message.strip():
-            raise InputError("'message' must be a non-empty string")
-        if len(message) > app.max_message_chars:
-            raise InputError(f"message is {len(message):,} characters, over the limit of "
-                             f"{app.max_message_chars:,} (c.AssistantApp.max_message_chars)")
+        message = validate_message(body.get("message"), app.max_message_chars,
+                                   setting="c.AssistantApp.max_message_chars")
         ids = {k: check_id(body[k], k) for k in ("conversation_id", "session_id", "trace_id")
                if body.get(k) is not None}
         model = body.get("model")
@@ -228,7 +225,7 @@ class SessionEventsHandler(SSEHandler):
         if raw is None:
             raw, source = self.get_query_argument("after", "0") or "0", "after"
         raw = raw.strip()
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # ("²".isdigit() is true)
             raise InputError(f"{source} must be a non-negative integer (an event seq), "
                              f"not {raw[:40]!r}")
         return int(raw)

@@ -20,6 +20,7 @@ from ._records import (
     SessionRecord,
     ToolCallRecord,
 )
+from ._util import MAX_PAGE_VALUE
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .redis import RedisStore
 
 __all__ = [
+    "MAX_PAGE_VALUE",
     "SESSION_TTL_S",
     "Conversation",
     "ConversationStore",

@@ -71,10 +71,17 @@ def check_role(role: str) -> None:
         raise InputError(f"message role must be one of {sorted(MESSAGE_ROLES)}, not {role!r}")
 
 
+#: Largest ``limit`` / ``offset`` of a listing: the largest integer a JSON client (a double)
+#: holds exactly, well inside SQLite's and Redis' int64.
+MAX_PAGE_VALUE = 2**53 - 1
+
+
 def check_page(limit: int, offset: int) -> None:
-    """Raises :class:`InputError` for a negative ``limit`` or ``offset``."""
-    if limit < 0 or offset < 0:
-        raise InputError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
+    """Raises :class:`InputError` for a ``limit`` or ``offset`` below 0 or above
+    :data:`MAX_PAGE_VALUE` (SQLite would raise ``OverflowError`` past int64)."""
+    if not (0 <= limit <= MAX_PAGE_VALUE and 0 <= offset <= MAX_PAGE_VALUE):
+        raise InputError(f"limit and offset must be between 0 and {MAX_PAGE_VALUE} (got "
+                         f"limit={limit}, offset={offset})")
 
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")

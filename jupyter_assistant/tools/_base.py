@@ -157,7 +157,9 @@ class Tool:
     context_param: str | None = None
     _validator: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def _validate(self, arguments: Mapping[str, Any]) -> None:
+    def _build_validator(self) -> None:
+        """Import jsonschema and check the schema (seconds on a cold process: called in a
+        worker thread, never on the event loop)."""
         import jsonschema  # imported on first use: it takes a while
 
         if self._validator is None:
@@ -166,6 +168,12 @@ class Tool:
                 self._validator = jsonschema.Draft202012Validator(self.input_schema)
             except jsonschema.SchemaError:  # a hand-made schema that is not JSON Schema
                 self._validator = False
+
+    def _validate(self, arguments: Mapping[str, Any]) -> None:
+        import jsonschema
+
+        if self._validator is None:
+            self._build_validator()
         if self._validator is False:
             return
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(dict(arguments)))
@@ -204,6 +212,8 @@ class Tool:
             bound = sig.bind(**kwargs)
         except TypeError as exc:
             raise ToolError(f"{self.name}: {exc}") from None
+        if self._validator is None:
+            await anyio.to_thread.run_sync(self._build_validator)
         self._validate(arguments)
         if inspect.iscoroutinefunction(self.fn):
             return await self.fn(*bound.args, **bound.kwargs)

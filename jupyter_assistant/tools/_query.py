@@ -13,10 +13,19 @@ node, on the DataFrame; nothing is passed to ``eval``, ``exec`` or ``DataFrame.q
 
 Anything else (attribute access, subscripts, calls, lambdas, comprehensions, f-strings,
 ``**``) is refused with :class:`~jupyter_assistant.exceptions.ToolError` before any work is
-done. Expressions are bounded (1,000 characters, 200 nodes); a regex (``regex=True``) is
-bounded to 200 characters and refused when it nests quantifiers (``(a+)+``), the classic
-catastrophic-backtracking shape. String methods on a categorical column run once per category,
-not once per row.
+done. Expressions are bounded (1,000 characters, 200 nodes). String methods run once per
+distinct value of the column (per category of a categorical column), not once per row.
+
+A regex (``regex=True``) never runs on Python's backtracking :mod:`re`, where a pattern such
+as ``(.|.)*Z`` takes exponential time *while holding the GIL*, so that no thread, timeout or
+signal handler of the process runs until it ends. It runs on RE2 (linear time in the text,
+no backtracking; RE2 syntax: no lookaround, no backreferences) through pyarrow's
+``match_substring_regex`` kernel, which releases the GIL. Linear is not cheap for every
+pattern (a large counted repetition such as ``.{1000}`` makes RE2 fall back from its DFA
+to a much slower NFA), so a regex is bounded to :data:`MAX_REGEX_CHARS` characters and runs
+over the distinct values in batches of about :data:`REGEX_BATCH_BYTES` bytes; past
+:data:`REGEX_BUDGET_S` seconds it stops with a :class:`ToolError`, so that even a thread the
+orchestrator abandoned at its timeout stops soon after.
 
 :func:`run_query` adds ``group_by`` / ``agg`` (``count``, ``sum``, ``mean``, ``min``, ``max``,
 ``median`` over numeric columns), ``sort_by`` and a bounded ``limit``.
@@ -27,11 +36,14 @@ from __future__ import annotations
 import ast
 import operator
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..exceptions import ToolError
 
@@ -39,7 +51,12 @@ __all__ = ["AGG_FUNCTIONS", "MAX_LIMIT", "compile_filter", "parse_agg", "run_que
 
 MAX_EXPR_CHARS = 1000
 MAX_NODES = 200
+#: Longest regex accepted, characters.
 MAX_REGEX_CHARS = 200
+#: Seconds of regex matching one string test may use before it is refused.
+REGEX_BUDGET_S = 5.0
+#: Bytes of distinct values (UTF-8) matched per RE2 call (between two budget checks).
+REGEX_BATCH_BYTES = 64 * 1024
 #: Largest ``limit`` of :func:`run_query`.
 MAX_LIMIT = 200
 #: Aggregations ``agg`` accepts.
@@ -54,7 +71,6 @@ _ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv,
 }
 _STR_METHODS = ("contains", "startswith", "endswith")
-_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")
 
 Value = Any  # pd.Series | scalar | list
 
@@ -210,45 +226,74 @@ class _Evaluator:
                             regex=bool(kwargs.get("regex", False)))
 
 
-def safe_regex(pat: str, *, case: bool = True) -> re.Pattern[str]:
-    """Compile a user regex after the bounds of the module docstring (length, no nested
-    quantifiers); raises :class:`ToolError`."""
-    if len(pat) > MAX_REGEX_CHARS or _NESTED_QUANTIFIER.search(pat):
-        raise ToolError("regex refused: longer than 200 characters or with nested "
-                        "quantifiers such as (a+)+")
-    try:
-        return re.compile(pat, 0 if case else re.IGNORECASE)
-    except re.error as exc:
-        raise ToolError(f"bad regex {pat!r}: {exc}") from None
+class _Regex:
+    """A checked RE2 pattern (see the module docstring); raises :class:`ToolError` for a
+    pattern that is too long or not valid RE2 syntax."""
+
+    def __init__(self, pat: str, *, case: bool = True) -> None:
+        if len(pat) > MAX_REGEX_CHARS:
+            raise ToolError(f"regex refused: it is {len(pat):,} characters; the limit is "
+                            f"{MAX_REGEX_CHARS}")
+        self.pat, self.ignore_case = pat, not case
+        self.hits([""])  # compiles it: a bad pattern fails here, before any data is read
+
+    def hits(self, values: Sequence[str]) -> np.ndarray:
+        """Boolean array: which of ``values`` the pattern matches anywhere."""
+        arr = pa.array(values, type=pa.large_string())
+        out = np.zeros(len(arr), dtype=bool)
+        # batch ends: about REGEX_BATCH_BYTES of text each (at least one value)
+        ends = np.cumsum(pc.binary_length(arr).to_numpy(zero_copy_only=False))
+        deadline = time.monotonic() + REGEX_BUDGET_S
+        start = 0
+        while start < len(arr):
+            base = int(ends[start - 1]) if start else 0
+            end = max(start + 1, int(np.searchsorted(ends, base + REGEX_BATCH_BYTES)))
+            try:
+                mask = pc.match_substring_regex(arr.slice(start, end - start), pattern=self.pat,
+                                                ignore_case=self.ignore_case)
+            except pa.ArrowInvalid as exc:
+                raise ToolError(f"bad regex {self.pat!r}: {exc}. Regexes use RE2 syntax "
+                                "(no lookaround such as (?=...), no backreferences such as "
+                                "\\1)") from None
+            out[start:end] = mask.to_numpy(zero_copy_only=False)
+            start = end
+            if start < len(arr) and time.monotonic() > deadline:
+                raise ToolError(f"regex {self.pat!r} is too costly on this trace: it used "
+                                f"its {REGEX_BUDGET_S:g} s budget on {start:,} of "
+                                f"{len(arr):,} distinct values. Simplify it (large counted "
+                                "repetitions such as .{1000} are slow) or use a plain "
+                                "substring")
+        return out
 
 
 def string_match(col: pd.Series, method: str, pat: str, *, case: bool = True,
                  regex: bool = False) -> pd.Series:
-    """Boolean mask: ``col`` values that contain (``method="contains"``, literally or as a
-    :func:`safe_regex`), start with or end with ``pat``. On a categorical column the test
-    runs once per category."""
-    rx = safe_regex(pat, case=case) if regex and method == "contains" else None
+    """Boolean mask: ``col`` values that contain (``method="contains"``, literally or as an
+    RE2 regex, see the module docstring), start with or end with ``pat``. The test runs once
+    per distinct value; missing values never match. Raises :class:`ToolError` for a regex
+    that is refused."""
+    rx = _Regex(pat, case=case) if regex and method == "contains" else None
     low = pat if case else pat.lower()
 
-    def apply(values: pd.Series) -> np.ndarray:
-        s = values.astype(str).tolist()
+    def apply(values: list[str]) -> np.ndarray:
         if rx is not None:
-            return np.fromiter((rx.search(v) is not None for v in s), bool, len(s))
+            return rx.hits(values)
         if not case:
-            s = [v.lower() for v in s]
+            values = [v.lower() for v in values]
         if method == "contains":
-            return np.fromiter((low in v for v in s), bool, len(s))
+            return np.fromiter((low in v for v in values), bool, len(values))
         if method == "startswith":
-            return np.fromiter((v.startswith(low) for v in s), bool, len(s))
-        return np.fromiter((v.endswith(low) for v in s), bool, len(s))
+            return np.fromiter((v.startswith(low) for v in values), bool, len(values))
+        return np.fromiter((v.endswith(low) for v in values), bool, len(values))
 
     if isinstance(col.dtype, pd.CategoricalDtype):
-        hits = apply(pd.Series(col.cat.categories))
-        codes = col.cat.codes.to_numpy()
-        mask = hits[np.clip(codes, 0, None)] & (codes >= 0) if len(hits) else \
-            np.zeros(len(col), dtype=bool)
-        return pd.Series(mask, index=col.index)
-    return pd.Series(apply(col.where(col.notna(), "")), index=col.index)
+        codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
+    else:
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    hits = apply(pd.Index(uniques).astype(str).tolist())
+    mask = hits[np.clip(codes, 0, None)] & (codes >= 0) if len(hits) else \
+        np.zeros(len(col), dtype=bool)
+    return pd.Series(mask, index=col.index)
 
 
 def compile_filter(expr: str) -> ast.Expression:
@@ -281,6 +326,9 @@ def parse_agg(spec: str, numeric: Sequence[str]) -> tuple[str, str | None]:
     """``"count"`` / ``"count()"`` -> ``("count", None)``; ``"sum(dur)"`` -> ``("sum", "dur")``.
 
     Raises :class:`ToolError` for an unknown function or a non-numeric column."""
+    if not isinstance(spec, str) or len(spec) > 100:  # (the pattern is quadratic in spaces)
+        raise ToolError(f"bad aggregation {str(spec)[:100]!r}: at most 100 characters, e.g. "
+                        "sum(dur)")
     m = _AGG_SPEC.match(spec)
     if not m or m.group(1) not in AGG_FUNCTIONS:
         raise ToolError(f"bad aggregation {spec!r}; use count or f(column) with f in "
@@ -313,9 +361,14 @@ def run_query(
     numeric = [c for c in allowed if pd.api.types.is_numeric_dtype(df[c].dtype)
                and not pd.api.types.is_bool_dtype(df[c].dtype)]
     out = df[filter_events(df, where)] if where and where.strip() else df
-    for col in [*(columns or []), *(group_by or [])]:
-        if col not in allowed:
-            raise ToolError(f"unknown column {col!r}; columns: {', '.join(allowed)}")
+    for what, names in (("columns", list(columns or [])), ("group_by", list(group_by or []))):
+        for col in names:
+            if col not in allowed:
+                raise ToolError(f"unknown column {col!r}; columns: {', '.join(allowed)}")
+        repeated = sorted({str(c) for c in names if names.count(c) > 1})
+        if repeated:
+            raise ToolError(f"{what} names {', '.join(map(repr, repeated))} more than once; "
+                            "name each column once")
     if group_by or agg:
         specs = [parse_agg(a, numeric) for a in (agg or ["count"])]
         keys = list(group_by or [])

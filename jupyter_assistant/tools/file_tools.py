@@ -3,7 +3,10 @@
 
 Every path goes through :func:`~jupyter_assistant.tools._paths.resolve_in_root` (no ``..``,
 absolute or symlink escape, no NUL byte:
-:class:`~jupyter_assistant.exceptions.PathOutsideRootError`).
+:class:`~jupyter_assistant.exceptions.PathOutsideRootError`; no over-long path:
+:class:`~jupyter_assistant.exceptions.ToolError`), and a file is read only when all of its
+hard links are under the root (:func:`~jupyter_assistant.tools._paths.check_links_in_root`).
+An ``OSError`` while reading or listing becomes the tool's :class:`ToolError`.
 Limits: reads up to :data:`MAX_READ_BYTES` (1 MiB), edits files up to :data:`MAX_EDIT_BYTES`
 (256 KiB) before and after the edit; each tool times out after 5 s.
 
@@ -30,7 +33,7 @@ import whatthepatch
 
 from ..exceptions import ToolError
 from ._base import Tool, ToolContext, tool
-from ._paths import display_path, resolve_in_root
+from ._paths import check_links_in_root, display_path, resolve_in_root
 
 __all__ = ["MAX_EDIT_BYTES", "MAX_READ_BYTES", "apply_edit", "file_tools", "list_dir",
            "read_file", "undo"]
@@ -46,15 +49,19 @@ _FILE_TIMEOUT = 5.0
 _STATE_KEY = "file_edits"
 
 
-def _read_text(path: Path, rel: str, limit: int) -> str:
-    if not path.exists():
-        raise ToolError(f"{rel}: no such file")
-    if not path.is_file():
-        raise ToolError(f"{rel}: not a regular file")
-    size = path.stat().st_size
-    if size > limit:
-        raise ToolError(f"{rel}: file is {size:,} bytes; the limit is {limit:,} bytes")
-    data = path.read_bytes()
+def _read_text(path: Path, rel: str, limit: int, root: Path) -> str:
+    try:
+        if not path.exists():
+            raise ToolError(f"{rel}: no such file")
+        if not path.is_file():
+            raise ToolError(f"{rel}: not a regular file")
+        check_links_in_root(root, path, rel)
+        size = path.stat().st_size
+        if size > limit:
+            raise ToolError(f"{rel}: file is {size:,} bytes; the limit is {limit:,} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ToolError(f"{rel}: cannot read it ({exc.strerror or exc})") from None
     if b"\x00" in data[:8192]:
         raise ToolError(f"{rel}: binary file (holds NUL bytes); only text files are supported")
     try:
@@ -77,7 +84,7 @@ def read_file(path: str, start_line: int = 1, max_lines: int = 500, *, ctx: Tool
     """
     resolved = resolve_in_root(ctx.root, path)
     rel = display_path(ctx.root, resolved)
-    text = _read_text(resolved, rel, MAX_READ_BYTES)
+    text = _read_text(resolved, rel, MAX_READ_BYTES, ctx.root)
     lines = text.splitlines()
     start = max(1, int(start_line))
     count = max(1, min(int(max_lines), 2000))
@@ -108,9 +115,12 @@ def list_dir(path: str = ".", max_entries: int = 200, *, ctx: ToolContext) -> st
     """
     resolved = resolve_in_root(ctx.root, path)
     rel = display_path(ctx.root, resolved)
-    if not resolved.is_dir():
-        raise ToolError(f"{rel}: not a directory")
-    entries = sorted(resolved.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower()))
+    try:
+        if not resolved.is_dir():
+            raise ToolError(f"{rel}: not a directory")
+        entries = sorted(resolved.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower()))
+    except OSError as exc:
+        raise ToolError(f"{rel}: cannot list it ({exc.strerror or exc})") from None
     limit = max(1, min(int(max_entries), 1000))
     out = [f"{rel}/ ({len(entries)} entries)"]
     for entry in entries[:limit]:
@@ -222,11 +232,19 @@ def apply_edit(path: str, search: str | None = None, replace: str | None = None,
         raise ToolError("give either search/replace or diff, not both")
     if diff is None and (search is None or replace is None):
         raise ToolError("give search and replace, or diff")
+    try:
+        return _apply_edit(resolved, rel, search, replace, diff, ctx)
+    except OSError as exc:
+        raise ToolError(f"{rel}: cannot edit it ({exc.strerror or exc})") from None
+
+
+def _apply_edit(resolved: Path, rel: str, search: str | None, replace: str | None,
+                diff: str | None, ctx: ToolContext) -> str:
     before: str | None
     if search == "" and not resolved.exists():
         before, after = None, replace or ""
     else:
-        before = _read_text(resolved, rel, MAX_EDIT_BYTES)
+        before = _read_text(resolved, rel, MAX_EDIT_BYTES, ctx.root)
         if diff is not None:
             after = _apply_unified_diff(before, diff, rel)
         else:

@@ -31,6 +31,7 @@ def query_events(trace: str = "current", where: str | None = None,
             Allowed: comparisons, and/or/not, + - * /, in [...], and the methods
             .str.contains(s, case=True, regex=False), .str.startswith(s),
             .str.endswith(s), .isin([...]), .between(lo, hi), .isna(), .notna().
+            Regexes (regex=True) use RE2 syntax: no lookaround, no backreferences.
         columns: Columns to show for row results (default: name, cat, pid, tid, ts, dur,
             self_dur, depth).
         group_by: Columns to group by, e.g. ["name"] or ["tid", "name"].

@@ -73,7 +73,7 @@ def kineto_columns(events: pd.DataFrame, devices: set[tuple[int, int]], rank: in
     events["rank"] = np.full(len(events), rank, dtype=np.int64)
 
 
-_STEP = re.compile(r"^ProfilerStep#(\d+)$")
+_STEP = re.compile(r"^ProfilerStep#(\d{1,18})$")  # (more digits: not a step number)
 
 
 def kineto_metadata(header: dict[str, Any], names: list[str], warn: Any) -> dict[str, Any]:
@@ -85,6 +85,10 @@ def kineto_metadata(header: dict[str, Any], names: list[str], warn: Any) -> dict
     if isinstance(rank, bool) or not isinstance(rank, int):
         rank = None
         warn("no distributedInfo.rank in the trace; rank 0 assumed (as HTA does)")
+    elif not -(1 << 63) <= rank < (1 << 63):  # the rank column is int64
+        warn(f"distributedInfo.rank {rank} is out of range; rank 0 assumed (as HTA does "
+             "when there is none)")
+        rank = None
     devices = header.get("deviceProperties")
     steps = sorted(int(m.group(1)) for n in names if (m := _STEP.match(n)))
     return {

@@ -6,6 +6,7 @@ import importlib
 import io
 import os
 import re
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -205,7 +206,36 @@ def load_trace(
 
     Raises :class:`~jupyter_assistant.exceptions.TraceFormatError` naming the file, the
     position and the problem for anything it cannot read (an empty path string included).
+    The error keeps its traceback but not the local variables of the reader's frames, so a
+    refused trace (a gzip bomb stopped at ``max_bytes``) frees its buffers as soon as the
+    error is dropped, even when the error ends up in a reference cycle (as it does when it
+    crosses a worker thread's future).
     """
+    try:
+        return _load_any(source, format, max_bytes, cache)
+    except TraceFormatError as exc:
+        release_frames(exc)
+        raise
+
+
+def release_frames(exc: BaseException) -> None:
+    """Clear the local variables of the finished frames in the tracebacks of ``exc`` and of
+    the exceptions chained to it (``__cause__``, ``__context__``). The tracebacks still name
+    their files and lines; the data the frames held (inflated text, parsed events) is freed
+    by reference counting instead of waiting for the cyclic garbage collector."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if e.__traceback__ is not None:
+            traceback.clear_frames(e.__traceback__)
+        todo += [e.__cause__, e.__context__]
+
+
+def _load_any(source: Any, format: str | None, max_bytes: int, cache: bool | None) -> Trace:
     if isinstance(source, str) and not source.strip():
         raise TraceFormatError("<str>", None, "the path is empty")
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():

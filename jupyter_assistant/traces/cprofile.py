@@ -226,6 +226,8 @@ def read_cprofile(data: bytes, source: str = "<bytes>") -> Trace:
         sums = float(tt_us.sum()) + float(ct_us.sum()) + float(table[:, :2].sum())
     if not math.isfinite(sums):
         raise TraceFormatError(source, None, "times too large to be seconds")
+    if float(np.abs(table[:, :2]).max(initial=0.0)) >= 2**53:  # counted exactly in float64
+        raise TraceFormatError(source, None, "call counts too large (2**53 or more)")
     func_l, parent_l, weight_l, cweight_l = _layout(n, tt_us, ct_us, callers)
     func = np.asarray(func_l, dtype=np.int64)
     weight = np.asarray(weight_l, dtype=np.float64)

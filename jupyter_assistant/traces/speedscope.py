@@ -121,7 +121,8 @@ def _frames(doc: dict[str, Any], ctx: _Ctx) -> list[tuple[str, str, int]]:
         if line is None:
             line_no = -1
         else:
-            line_no = int(ctx.number(line, f"{where}.line"))
+            value = ctx.number(line, f"{where}.line")
+            line_no = int(value) if abs(value) < 2**53 else -1  # (the column is int64)
         out.append((fr["name"], file or "", line_no))
     return out
 

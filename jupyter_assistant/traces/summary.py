@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..exceptions import InputError
 from ._model import Trace
 from ._text import (
     display_unit,
@@ -340,10 +341,11 @@ def summarize(trace: Trace, max_tokens: int = 1500) -> Summary:
     For traces whose values are not times (folded stacks without a sampling interval:
     ``metadata["unit"] == "samples"``), every duration is printed in that unit.
 
-    Raises ``ValueError`` if ``max_tokens`` is below 1.
+    Raises :class:`~jupyter_assistant.exceptions.InputError` (a ``ValueError``) if
+    ``max_tokens`` is below 1.
     """
     if max_tokens < 1:
-        raise ValueError("max_tokens must be at least 1")
+        raise InputError(f"max_tokens must be at least 1, not {max_tokens}")
     token = value_unit.set(display_unit(trace.metadata.get("unit")))
     try:
         return _summarize(trace, max_tokens)

@@ -41,16 +41,21 @@ def test_config_file_values_and_overrides() -> None:
     updated = cfg.updated(max_model_calls=7, tool_timeout=None)
     assert updated.turn_deadline == 120 and updated.max_model_calls == 7
     assert updated.tool_timeout == 30
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigError, match="unknown AssistantConfig setting 'no_such_setting'"):
         cfg.updated(no_such_setting=1)
+    with pytest.raises(ConfigError, match="turn_deadline"):
+        cfg.updated(turn_deadline="soon")  # traitlets' own TraitError, as a ConfigError
 
 
 @pytest.mark.parametrize(("name", "value"), [("turn_deadline", 0), ("max_model_calls", -1),
                                              ("stream_idle_timeout", -5.0),
                                              ("model_retries", -1)])
 def test_invalid_limits_are_refused(name: str, value: float) -> None:
-    with pytest.raises(TraitError, match=name):
+    with pytest.raises(ConfigError, match=name) as info:
         AssistantConfig(**{name: value})
+    assert isinstance(info.value, ValueError) and not isinstance(info.value, TraitError)
+    with pytest.raises(ConfigError, match=name):
+        AssistantConfig().updated(**{name: value})
 
 
 def test_assistant_keywords_beat_config(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -201,3 +201,14 @@ async def test_turn_on_a_cpu_profile_and_without_trace() -> None:
     events = await run_turn("why is it slow?")
     assert not of_type(events, "tool_use_start")
     assert "No trace is loaded" in text_of(events)
+
+
+def test_observations_read_only_the_headline_of_a_result() -> None:
+    from jupyter_assistant.orchestrator.providers.offline import _observations
+
+    head = "Top 1 slice names: `f` leads with 5 ms self time (80.0% of the self time)."
+    assert _observations({"hotspots": head + "\n\nrest"})[0].startswith("`f` alone takes 80.0%")
+    # a table row below (slice names come from the trace) is never parsed, nor is text past
+    # 4,000 characters of the first line (the patterns backtrack on long crafted names)
+    assert _observations({"hotspots": "Top slice names:\n" + head}) == []
+    assert _observations({"hotspots": "x" * 4000 + head}) == []

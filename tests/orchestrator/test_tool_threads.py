@@ -98,3 +98,34 @@ async def test_run_sync_tool_releases_on_every_path() -> None:
         while limiter.borrowed_tokens:
             await anyio.sleep(0.01)
     assert await run_sync_tool(lambda: 8, limiter) == 8
+
+
+async def test_results_that_are_not_text_are_rendered_off_the_event_loop(
+        server: AnthropicServer) -> None:
+    import pandas as pd
+
+    rendered_in: list[int] = []
+
+    class Marker:
+        def __str__(self) -> str:  # json.dumps(default=str) calls it while rendering
+            rendered_in.append(threading.get_ident())
+            return "marker"
+
+    @tool
+    def table() -> pd.DataFrame:
+        """A DataFrame result."""
+        return pd.DataFrame({"name": ["a", "b"], "dur": [1.5, 2.0]})
+
+    @tool
+    def value() -> dict:
+        """A JSON result."""
+        return {"x": Marker()}
+
+    async with make_assistant(tools=[table, value]) as assistant:
+        server.script(Reply.tool_uses([("table", {}), ("value", {})]), Reply.text("ok"))
+        events = await collect(assistant, "render")
+    loop_thread = threading.get_ident()
+    done = {c.data["name"]: c.data["content"] for c in of_type(events, "tool_use_complete")}
+    assert "| a " in done["table"] and "1.5" in done["table"]
+    assert done["value"] == '{"x": "marker"}'
+    assert rendered_in and loop_thread not in rendered_in

@@ -4,12 +4,13 @@ tool failures, limits, history."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import anyio
 import pytest
 from orch_helpers import collect, make_assistant, of_type, text_of
 
-from jupyter_assistant import ToolError, tool
+from jupyter_assistant import InputError, ToolError, tool
 from jupyter_assistant.testing import AnthropicServer, Reply
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
@@ -385,3 +386,27 @@ async def test_real_trace_by_path_with_the_default_tools(server: AnthropicServer
     (complete,) = of_type(events, "tool_use_complete")
     assert complete.data["is_error"] is False and "|" in complete.data["content"]
     assert missing[-1].data["code"] == "trace_not_found"
+
+
+@pytest.mark.parametrize(("message", "code"), [
+    ("", "empty_message"), (" \t\n", "empty_message"), ([], "invalid_input"),
+    (None, "invalid_input"), (7, "invalid_input"), ("x" * 101, "message_too_long"),
+])
+def test_one_validation_of_user_messages(message: Any, code: str) -> None:
+    from jupyter_assistant.orchestrator import validate_message
+
+    with pytest.raises(InputError) as info:
+        validate_message(message, 100)
+    assert info.value.code == code
+    assert validate_message("hi", 100) == "hi"
+    # stored messages may be content blocks: the same codes
+    for blocks, block_code in [([], "empty_message"), ([{"type": "text", "text": ""}],
+                                                       "empty_message"),
+                               ([{"type": "text", "text": "y" * 101}], "message_too_long"),
+                               (["y"], "invalid_input"), ([{"text": "no type"}], "invalid_input"),
+                               ([{"type": "text", "text": 5}], "invalid_input")]:
+        with pytest.raises(InputError) as info:
+            validate_message(blocks, 100, blocks=True)
+        assert info.value.code == block_code
+    ok = [{"type": "text", "text": "hi"}, {"type": "image", "source": {}}]
+    assert validate_message(ok, 100, blocks=True) is ok

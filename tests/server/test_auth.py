@@ -14,7 +14,7 @@ from jupyter_server.auth import IdentityProvider, User
 
 import jupyter_assistant
 from jupyter_assistant.server import AssistantApp
-from jupyter_assistant.server.handlers import default_handlers
+from jupyter_assistant.server.handlers import NotFoundHandler, default_handlers
 
 #: Tokens of the two-user identity provider -> user names.
 TOKENS = {"alice-token": "alice", "bob-token": "bob"}
@@ -55,10 +55,12 @@ ENDPOINTS = [
 
 def test_every_route_is_in_the_endpoint_table() -> None:
     routes = {pattern for pattern, _ in default_handlers}
-    assert len(routes) == len(default_handlers) == 13
+    assert len(routes) == len(default_handlers) == 14
+    # the last route catches every other path under the prefix (a JSON 404)
+    *endpoints, (catch_all, not_found) = default_handlers
+    assert not_found is NotFoundHandler and catch_all == "/assistant/api/(?P<path>.*)"
     for method, path in ENDPOINTS:
-        matches = [h for p, h in default_handlers
-                   if re.fullmatch(p, "/assistant/api/" + path)]
+        matches = [h for p, h in endpoints if re.fullmatch(p, "/assistant/api/" + path)]
         assert len(matches) == 1, path
         assert hasattr(matches[0], method.lower()), (method, path)
 

@@ -145,12 +145,14 @@ async def test_keepalive_comments_while_a_tool_runs(sse: Any, assistant_app: Any
 async def test_chat_refusals(sse: Any, api: Any, assistant_app: Any) -> None:
     limit = assistant_app.max_message_chars
     r = await sse("chat", body={"message": "x" * (limit + 1)})
-    assert r.code == 400
+    assert r.code == 400 and r.error_body["error"]["code"] == "message_too_long"
     assert f"{limit:,}" in r.error_body["error"]["message"]
-    assert "max_message_chars" in r.error_body["error"]["message"]
+    assert "c.AssistantApp.max_message_chars" in r.error_body["error"]["message"]
     for body, code, err in [
         ({}, 400, "invalid_input"),
-        ({"message": "  "}, 400, "invalid_input"),
+        ({"message": ["hi"]}, 400, "invalid_input"),
+        ({"message": "  "}, 400, "empty_message"),
+        ({"message": ""}, 400, "empty_message"),
         ({"message": "hi", "session_id": "../../etc/passwd"}, 400, "invalid_id"),
         ({"message": "hi", "conversation_id": "nope"}, 404, "not_found"),
         ({"message": "hi", "session_id": "s_unknown"}, 404, "not_found"),

@@ -76,9 +76,21 @@ async def test_bad_requests_get_json_errors(api: Any, assistant_app: Any) -> Non
     code, _, err = await api("conversations", conv["id"], "messages", method="POST",
                              body={"role": "user", "content": too_long})
     assert code == 400 and "max_message_chars" in err["error"]["message"]
+    assert err["error"]["code"] == "message_too_long"  # as POST chat and the orchestrator say
     code, _, err = await api("conversations", conv["id"], "messages", method="POST",
                              body={"role": "system", "content": "x"})
     assert code == 400
+    for content, error_code in [("", "empty_message"), ([], "empty_message"),
+                                (" \n", "empty_message"),
+                                ([{"type": "text", "text": " "}], "empty_message"),
+                                (None, "invalid_input"), (["x"], "invalid_input"),
+                                ([{"type": "text", "text": 5}], "invalid_input"),
+                                ([{"type": "text", "text": too_long}], "message_too_long")]:
+        code, _, err = await api("conversations", conv["id"], "messages", method="POST",
+                                 body={"role": "user", "content": content})
+        assert (code, err["error"]["code"]) == (400, error_code), content
+    _, _, page = await api("conversations", conv["id"], "messages")
+    assert page["total"] == 0  # nothing refused was stored
 
 
 @pytest.mark.parametrize("assistant_settings", [{"max_body_bytes": 1000,

@@ -11,7 +11,7 @@ import pytest
 
 from jupyter_assistant.events import Event
 from jupyter_assistant.exceptions import InputError, NotFoundError, StoreError
-from jupyter_assistant.store import ModelCallRecord, Store, ToolCallRecord
+from jupyter_assistant.store import MAX_PAGE_VALUE, ModelCallRecord, Store, ToolCallRecord
 
 pytestmark = pytest.mark.anyio
 
@@ -149,6 +149,15 @@ async def test_pagination_totals_and_order(store: Store) -> None:
     assert (await store.list_conversations("alice", limit=0)).items == []
     with pytest.raises(InputError):
         await store.list_conversations("alice", limit=-1)
+    # past int64 SQLite raised OverflowError: every backend refuses past MAX_PAGE_VALUE
+    page = await store.list_conversations("alice", limit=3, offset=MAX_PAGE_VALUE)
+    assert page.items == [] and page.total == 7
+    for listing in (lambda: store.list_conversations("alice", offset=2**63),
+                    lambda: store.list_messages("alice", ids[0], offset=2**63),
+                    lambda: store.list_model_calls(user_id="alice", offset=2**63),
+                    lambda: store.list_tool_calls(user_id="alice", limit=2**64)):
+        with pytest.raises(InputError, match="between 0 and 9007199254740991"):
+            await listing()
 
     conv = ids[0]
     msg_ids = [(await store.add_message("alice", conv, "user", f"m{i}")).id for i in range(5)]

@@ -191,3 +191,47 @@ async def test_undo_stack_is_per_session_state(root: Path) -> None:
         await undo.call({}, b)
     await undo.call({}, a)
     assert "return 2" in (root / "pkg" / "mod.py").read_text()
+
+
+# -- over-long paths, hard links ------------------------------------------------------------
+@pytest.mark.parametrize(("path", "match"), [
+    ("a" * 5000, "5,000 characters; the limit is 4,096"),
+    ("pkg/" + "b" * 300 + "/x.py", "300 bytes; the limit for one name is 255"),
+    ("é" * 200, "400 bytes"),
+    ("pkg/\ud800.py", "not valid Unicode"),
+])
+async def test_over_long_or_unencodable_paths_are_the_tools_error(
+        ctx: ToolContext, path: str, match: str) -> None:
+    for tool_, args in ((read_file, {"path": path}), (list_dir, {"path": path}),
+                        (apply_edit, {"path": path, "search": "", "replace": "x"})):
+        with pytest.raises(ToolError, match=match) as info:
+            await tool_.call(args, ctx)
+        assert not isinstance(info.value, OSError)
+
+
+async def test_a_path_at_the_os_limits_is_still_the_tools_error(ctx: ToolContext) -> None:
+    # under our bounds, yet too long for the OS once joined to the root: ENAMETOOLONG
+    deep = "/".join(["d" * 250] * 16) + "/" + "e" * 80
+    assert len(deep) == 4096
+    with pytest.raises(ToolError, match=r"cannot read it \(File name too long\)"):
+        await read_file.call({"path": deep}, ctx)
+    with pytest.raises(ToolError, match=r"cannot list it \(File name too long\)"):
+        await list_dir.call({"path": deep}, ctx)
+    with pytest.raises(ToolError, match=r"cannot edit it \(File name too long\)"):
+        await apply_edit.call({"path": deep, "search": "", "replace": "x"}, ctx)
+
+
+async def test_hard_link_to_a_file_outside_the_root_is_refused(ctx: ToolContext,
+                                                                root: Path) -> None:
+    secret = root.parent / "secret.txt"
+    os.link(secret, root / "hard.txt")
+    with pytest.raises(PathOutsideRootError, match="hard link to a file with 2 links, only "
+                                                   "1 of them under the root"):
+        await read_file.call({"path": "hard.txt"}, ctx)
+    with pytest.raises(PathOutsideRootError, match="hard link"):
+        await apply_edit.call({"path": "hard.txt", "search": "top", "replace": "x"}, ctx)
+    assert secret.read_text() == "top secret\n"
+    # hard links that all live under the root are ordinary files
+    os.link(root / "pkg" / "mod.py", root / "mod_again.py")
+    assert "def g" in await read_file.call({"path": "mod_again.py"}, ctx)
+    assert "def g" in await read_file.call({"path": "pkg/mod.py"}, ctx)

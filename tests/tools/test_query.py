@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from jupyter_assistant.exceptions import ToolError
+from jupyter_assistant.tools import _query
 from jupyter_assistant.tools._query import filter_events, run_query
 from jupyter_assistant.traces import build_slice_table
 
@@ -62,7 +63,9 @@ def test_comparisons_booleans_and_methods(events: pd.DataFrame) -> None:
     "args == 1",
     "nope > 1",
     "name * 3 == 'x'",
-    "name.str.contains('(a+)+$', regex=True)",
+    "name.str.contains('(?=a)b', regex=True)",  # lookaround: not RE2
+    "name.str.contains('(a)\\\\1', regex=True)",  # backreference: not RE2
+    "name.str.contains('x' * 201, regex=True)",
     "name.str.contains(name)",
     "dur",
     "name.str.contains('a', **{'regex': True})",
@@ -96,9 +99,49 @@ def test_rows_keep_their_index_and_bad_parts_are_refused(events: pd.DataFrame) -
         run_query(events, columns=["zzz"])
     with pytest.raises(ToolError, match="bad aggregation"):
         run_query(events, agg=["eval(dur)"])
+    with pytest.raises(ToolError, match="at most 100 characters"):  # no quadratic backtracking
+        run_query(events, agg=["count" + " " * 100_000 + "!"])
     with pytest.raises(ToolError, match="cannot aggregate"):
         run_query(events, agg=["sum(name)"])
     with pytest.raises(ToolError, match="cannot sort"):
         run_query(events, sort_by="nope")
+    with pytest.raises(ToolError, match="columns names 'name' more than once"):
+        run_query(events, columns=["name", "dur", "name"])
+    with pytest.raises(ToolError, match="group_by names 'tid' more than once"):
+        run_query(events, group_by=["tid", "tid"], agg=["count"])
     out, total = run_query(events, limit=10_000)
     assert total == 6 and len(out) == 6
+
+
+def test_regexes_run_on_re2_in_linear_time() -> None:
+    # on Python's re these backtrack for minutes (exponential in the name's length)
+    long_names = ["x" * 5000, "a" * 5000 + "!", "aten::mm Z"]
+    df = build_slice_table({"name": long_names, "cat": ["c"] * 3, "pid": [1] * 3,
+                            "tid": [1] * 3, "ts": [0.0, 10.0, 20.0], "dur": [1.0] * 3})
+    assert names(df, "name.str.contains('(.|.)*Z', regex=True)") == ["aten::mm Z"]
+    assert names(df, "name.str.contains('^(a+)+$', regex=True)") == []
+    assert names(df, "name.str.contains('^(a+)+!$', regex=True)") == ["a" * 5000 + "!"]
+    assert names(df, "name.str.contains('ATEN::(mm|add)', case=False, regex=True)") == [
+        "aten::mm Z"]
+    with pytest.raises(ToolError, match=r"RE2 syntax.*lookaround"):
+        filter_events(df, "name.str.contains('(?<=a)b', regex=True)")
+
+
+def test_a_regex_stops_at_its_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 3 * _query.REGEX_BATCH_BYTES // 100  # distinct names for three batches
+    df = build_slice_table({"name": [f"{i:0100d}" for i in range(n)], "cat": ["c"] * n,
+                            "pid": [1] * n, "tid": [1] * n,
+                            "ts": [float(i) for i in range(n)], "dur": [1.0] * n})
+    assert len(names(df, "name.str.contains('7$', regex=True)")) == n // 10
+    monkeypatch.setattr(_query, "REGEX_BUDGET_S", -1.0)  # spent before the first batch ends
+    with pytest.raises(ToolError, match=r"too costly on this trace.*on 655 of 1,966 distinct"):
+        filter_events(df, "name.str.contains('7$', regex=True)")
+
+
+def test_missing_values_never_match() -> None:
+    col = pd.Series(["ab", None, "cab"], dtype=object)
+    assert _query.string_match(col, "contains", "a").tolist() == [True, False, True]
+    assert _query.string_match(col, "startswith", "", regex=False).tolist() == [
+        True, False, True]
+    assert _query.string_match(col, "contains", "^c", regex=True).tolist() == [
+        False, False, True]

@@ -98,6 +98,23 @@ def test_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
     assert "exceeds the limit of 8,388,608 bytes" in err.problem
 
 
+def test_a_refused_trace_keeps_no_frame_locals_in_its_traceback() -> None:
+    # the error may end up in a reference cycle (a worker thread's future): the text the
+    # reader held must not live as long as the error does
+    bomb = gzip.compress(b'{"traceEvents": [], "pad": "' + b" " * (16 << 20) + b'"}')
+    with pytest.raises(TraceFormatError, match="exceeds the limit") as info:
+        load_trace(bomb, max_bytes=4 << 20)
+    frames, tb = [], info.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    names = [f.f_code.co_name for f in frames]
+    assert names[1] == "load_trace" and "_inflate" in names  # it still says where it failed
+    # below load_trace, no frame keeps a local (the readers held the inflated text in
+    # buffers, windows and lists of pieces)
+    assert [(f.f_code.co_name, sorted(f.f_locals)) for f in frames[2:] if f.f_locals] == []
+
+
 def test_corrupt_and_truncated_gzip(tmp_path: Path) -> None:
     good = gzip.compress(orjson.dumps([{"ph": "X", "ts": i, "dur": 1} for i in range(5000)]))
     err = _error(tmp_path, good[: len(good) // 2], "half.json.gz")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyter_assistant import Trace, load_trace
+from jupyter_assistant import InputError, Trace, load_trace
 from jupyter_assistant.traces import build_slice_table
 from jupyter_assistant.traces.analysis import hotspots
 from jupyter_assistant.traces.analysis.hotspots import HOTSPOT_COLUMNS
@@ -133,9 +133,9 @@ def test_ranking_options_and_columns() -> None:
     assert hotspots(trace, by="total_dur")["name"].tolist() == ["a", "c", "b"]
     assert hotspots(trace, by="count")["name"].tolist() == ["b", "a", "c"]
     assert len(hotspots(trace, n=2)) == 2
-    with pytest.raises(ValueError, match="by must be one of"):
+    with pytest.raises(InputError, match="by must be one of"):
         hotspots(trace, by="dur")
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(InputError, match="kind must be one of"):
         hotspots(trace, kind="tpu")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jupyter_assistant import Trace, load_trace
+from jupyter_assistant import InputError, Trace, load_trace
 from jupyter_assistant.traces import build_slice_table
 from jupyter_assistant.traces._text import estimate_tokens, format_pct, format_us, short_name
 from jupyter_assistant.traces.summary import Summary, summarize
@@ -138,8 +138,9 @@ def test_summary_object(load_shared: Callable[[str], Trace]) -> None:
     assert s.to_dict()["tokens"] == s.tokens and s.to_dict()["max_tokens"] == 300
     assert s.omitted and f"Left out to fit 300 tokens: {', '.join(s.omitted)}" in s.text
     assert set(s.sections).isdisjoint(s.omitted)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="max_tokens must be at least 1, not 0") as info:
         summarize(trace, max_tokens=0)
+    assert isinstance(info.value, ValueError)  # as before, for code that caught that
 
 
 def test_text_helpers() -> None:

@@ -145,6 +145,12 @@ def _first_table(text: str, rows: int) -> str:
     return "\n".join(cut)
 
 
+def _headline(text: str) -> str:
+    """The first line of a tool result (where its finding is), cut to 4,000 characters: the
+    patterns below backtrack quadratically on long text made of slice names."""
+    return text.split("\n", 1)[0][:4000]
+
+
 def _observations(results: dict[str, str]) -> list[str]:
     """Rule-based reading of the tools' headline numbers."""
     notes = []
@@ -152,7 +158,7 @@ def _observations(results: dict[str, str]) -> list[str]:
     m = re.search(r"^1\. \*\*(\w+)\*\* \(([^)]*)\)\n(?:.*\n)*?   - Fix: (.+)$", diag, re.M)
     if m:
         notes.append(f"Change first ({m.group(1)}, {m.group(2)}): {m.group(3)}")
-    hs = results.get("hotspots", "")
+    hs = _headline(results.get("hotspots", ""))
     m = re.search(r"`([^`]+)` leads with (.+?) self time \(([\d.]+)% of", hs)
     if m and float(m.group(3)) >= 30:
         notes.append(f"`{m.group(1)}` alone takes {m.group(3)}% of the self time "
@@ -160,7 +166,7 @@ def _observations(results: dict[str, str]) -> list[str]:
     elif m:
         notes.append(f"No single name dominates: the top one, `{m.group(1)}`, has "
                      f"{m.group(3)}% of the self time, so look at the whole top of the list.")
-    gpu = results.get("gpu_breakdown", "")
+    gpu = _headline(results.get("gpu_breakdown", ""))
     m = re.search(r"idle ([\d.]+)%, computing ([\d.]+)%", gpu)
     if m and float(m.group(1)) >= 50:
         notes.append(f"The GPU is idle {m.group(1)}% of the time: the GPU waits for the CPU "
@@ -168,7 +174,7 @@ def _observations(results: dict[str, str]) -> list[str]:
                      "Look at the CPU hotspots and at the idle gaps.")
     elif m:
         notes.append(f"The GPU computes {m.group(2)}% of the time and is idle {m.group(1)}%.")
-    cmp_ = results.get("compare_traces", "")
+    cmp_ = _headline(results.get("compare_traces", ""))
     m = re.search(r"Biggest regression: `([^`]+)` \+(.+?)(?:,|\.\s|\.$)", cmp_)
     if m:
         notes.append(f"The largest regression is `{m.group(1)}` (+{m.group(2).strip()} of "

@@ -102,10 +102,13 @@ def trace_ranks(trace: Trace) -> np.ndarray:
 
 
 def _to_int(value: Any) -> int:
+    """``int(value)`` when it fits int64, else -1 (absent): a trace's
+    ``"stream": 99999999999999999999`` must not fail every analysis of it."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        out = int(value)
+    except (TypeError, ValueError, OverflowError):
         return -1
+    return out if -(1 << 63) <= out < (1 << 63) else -1
 
 
 def _arg_column(ev: pd.DataFrame, key: str, rows: np.ndarray, *,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ...exceptions import InputError
 from .._model import Trace
 from .._rows import rows_in
 from ._hta import ANNOTATION_CATS
@@ -210,10 +211,11 @@ def hotspots(
     time follows the Chrome Trace Event Format nesting on each thread, which for a PyTorch
     profiler trace equals ``key_averages()`` "Self CPU" per op.
 
-    Raises ``ValueError`` for an unknown ``by`` or ``kind``.
+    Raises :class:`~jupyter_assistant.exceptions.InputError` (a ``ValueError``) for an
+    unknown ``by`` or ``kind``.
     """
     if by not in _BY:
-        raise ValueError(f"by must be one of {_BY}, not {by!r}")
+        raise InputError(f"by must be one of {_BY}, not {by!r}")
     if kind is not None:
         events = analysed_events(trace, STAT_COLUMNS)
         stats = name_stats(events.loc[_kind_mask(trace, events, kind)])
@@ -232,7 +234,7 @@ def hotspots(
 def _kind_mask(trace: Trace, ev: pd.DataFrame, kind: str) -> np.ndarray:
     """Rows of ``ev`` (from ``trace.events``) on threads whose ``kind`` is ``kind``."""
     if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {_KINDS}, not {kind!r}")
+        raise InputError(f"kind must be one of {_KINDS}, not {kind!r}")
     if kind == "js":  # JavaScript functions from DevTools/.cpuprofile CPU samples
         return ((ev["cat"] == "cpu_sample").to_numpy()
                 & ~ev["name"].isin(V8_META).to_numpy())
