@@ -1,0 +1,104 @@
+"""``%assistant`` in a real kernel against the local Anthropic-protocol peer: streaming into
+the chat widget, the final markdown answer, questions ending in ``?``, interrupts, settings."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import answer_of
+from kernel_helpers import WIDGET_MIME, Kernel
+
+from jupyter_assistant.testing import AnthropicServer, Reply
+
+
+def test_question_ending_in_question_mark_is_asked(kernel: Kernel,
+                                                   peer: AnthropicServer) -> None:
+    result = kernel.ok("%assistant why is this slow?")
+    answer = answer_of(result)
+    assert "You said: why is this slow?" in answer
+    assert "Object `slow` not found" not in result.text()
+    (body,) = peer.message_requests()
+    assert body["messages"][-1]["content"][0]["text"] == "why is this slow?"
+
+
+def test_cell_magic_streams_into_the_widget_and_leaves_markdown(kernel: Kernel,
+                                                                 peer: AnthropicServer) -> None:
+    peer.script(Reply.text("The **loop** is slow because it copies.", chunks=6, delay=0.05))
+    result = kernel.ok("%%assistant --model anthropic:claude-test\nExplain this please")
+    (out,) = [o for o in result.outputs if WIDGET_MIME in o.get("data", {})]
+    markdown = out["data"]["text/markdown"]
+    assert "The **loop** is slow because it copies." in markdown
+    assert "anthropic:claude-test" in markdown  # the footer
+    box = out["data"][WIDGET_MIME]["model_id"]
+    states = kernel.descendants(box)
+    answers = [s for s in states if s.get("_model_name") == "OutputModel"]
+    assert answers and answers[0]["outputs"][0]["data"]["text/markdown"].startswith(
+        "The **loop** is slow")
+    footers = [s["value"] for s in states if s.get("_model_name") == "HTMLModel"
+               and "tokens" in s.get("value", "")]
+    assert footers and "first token" in footers[0]
+    stops = [s for s in states if s.get("_esm")]
+    assert stops and stops[0]["running"] is False
+
+
+def test_tool_cards_show_status_and_errors(kernel: Kernel, peer: AnthropicServer) -> None:
+    peer.script(Reply.tool_uses([("list_variables", {}), ("inspect_variable", {"name": "nope"})]),
+                Reply.text("Checked."))
+    kernel.ok("answer = 42")
+    result = kernel.ok("%assistant what do I have")
+    (out,) = [o for o in result.outputs if WIDGET_MIME in o.get("data", {})]
+    cards = [s["value"] for s in kernel.descendants(out["data"][WIDGET_MIME]["model_id"])
+             if "jupyter-assistant-tool" in s.get("value", "")]
+    assert len(cards) == 2
+    ok_card, error_card = sorted(cards, key=lambda c: "inspect_variable" in c)
+    assert "list_variables" in ok_card and "done" in ok_card and " ms" in ok_card
+    assert "failed" in error_card and "no variable" in error_card
+    assert "var(--jp-error-color1" in error_card
+    assert "`inspect_variable`" in out["data"]["text/markdown"]
+
+
+def test_interrupt_cancels_a_stalled_turn_within_a_second(kernel: Kernel,
+                                                          peer: AnthropicServer) -> None:
+    peer.script(Reply.text("Thinking about it for a long time", chunks=8, stall_after=5,
+                           stall_seconds=60))
+    msg_id = kernel.start("%assistant tell me slowly")
+
+    def streaming(_: object) -> bool:
+        return any("Thinking" in str(s.get("outputs", "")) for s in kernel.widgets.values())
+
+    partial = kernel.collect(msg_id, timeout=30, until=streaming)
+    interrupted = time.monotonic()
+    kernel.km.interrupt_kernel()
+    result = kernel.collect(msg_id, timeout=30, result=partial)
+    assert time.monotonic() - interrupted < 1.5
+    assert result.reply["status"] == "ok"  # the magic caught the interrupt
+    assert "**Cancelled**" in answer_of(result)
+    assert "Thinking" in answer_of(result)  # the partial answer stays
+    assert kernel.ok("1 + 1").data("text/plain") == ["2"]  # the kernel is still usable
+    peer.script(Reply.text("Back again."))
+    assert "Back again." in answer_of(kernel.ok("%assistant are you there"))
+
+
+def test_offline_when_nothing_is_configured(kernel: Kernel) -> None:
+    kernel.ok("import os; del os.environ['ANTHROPIC_API_KEY']")
+    result = kernel.ok("%assistant hello")
+    answer = answer_of(result)
+    assert "offline mode" in answer and "No language model is configured" in answer
+
+
+def test_config_sets_the_model(kernel: Kernel, peer: AnthropicServer) -> None:
+    kernel.ok("%config AssistantMagics.model = 'anthropic:claude-configured'")
+    kernel.ok("%assistant hi")
+    assert peer.message_requests()[-1]["model"] == "claude-configured"
+    kernel.ok("%config AssistantConfig.max_message_chars = 5")
+    answer = answer_of(kernel.ok("%assistant this is far too long"))
+    assert "message_too_long" in answer
+
+
+def test_usage_errors_are_short(kernel: Kernel) -> None:
+    result = kernel.execute("%assistant --bogus what")
+    assert result.reply["status"] == "error"
+    assert result.reply["ename"] == "UsageError"
+    assert "unknown option --bogus" in result.text()  # a short message, no traceback
+    assert "Traceback" not in result.text()
+    assert "%assistant load PATH" in kernel.ok("%assistant help").text()
