@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F403  (jp_fetch, jp_serverapp; async tests)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
