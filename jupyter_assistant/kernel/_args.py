@@ -31,7 +31,8 @@ USAGE = """\
                                   run the cell under a profiler (default name: profile_trace)
 %assistant fix [NOTE]             explain the last error and propose a corrected cell
 %assistant stats [--days N]       telemetry dashboard: model and tool calls, latency, cost
-Settings: %config AssistantMagics.model = 'anthropic:claude-sonnet-5-5' (see %config AssistantMagics)"""
+Settings: %config AssistantMagics.model = 'anthropic:claude-sonnet-5-5'
+          (all of them: %config AssistantMagics, %config AssistantConfig)"""
 
 
 @dataclass

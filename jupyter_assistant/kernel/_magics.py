@@ -64,7 +64,8 @@ class AssistantMagics(Magics):
     def _default_assistant_config(self) -> AssistantConfig:
         config = AssistantConfig(parent=self.shell)
         if self.shell is not None and hasattr(self.shell, "configurables"):
-            self.shell.configurables.append(config)  # so that %config AssistantConfig.x works
+            # so that %config AssistantConfig.x works
+            self.shell.configurables.append(config)  # type: ignore[arg-type]
         return config
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -259,6 +260,7 @@ class AssistantMagics(Magics):
             raise UsageError(f"{exc.code}: {exc.message}") from None
         except OSError as exc:
             raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+        assert self.shell is not None
         self.shell.user_ns[name] = trace
         self.current_trace = name
         show_trace(trace, name)

@@ -127,8 +127,11 @@ def _call_tree(ev: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
         node_name.append(uniq % width)
         node_depth.append(np.full(len(uniq), d))
         offset += len(uniq)
-    cat = (lambda parts: np.concatenate(parts) if parts else np.empty(0, np.int64))
-    return node, cat(node_parent), cat(node_name), cat(node_depth), categories
+    return node, _cat(node_parent), _cat(node_name), _cat(node_depth), categories
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def icicle_png(trace: Any, max_depth: int = 12, min_share: float = 0.005,

@@ -79,7 +79,7 @@ def current_kernel_id() -> str:
     return ""
 
 
-class StopButton(anywidget.AnyWidget):  # type: ignore[misc]
+class StopButton(anywidget.AnyWidget):
     """Stop button (see the module docstring). ``running`` shows it; ``stopping`` is set by
     a click; ``kernel_id`` is the kernel to interrupt."""
 

@@ -14,7 +14,7 @@ import reprlib
 import sys
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from typing import Any
 
 __all__ = ["describe", "inspect_value", "kernel_context", "last_error_text", "user_variables"]
@@ -92,7 +92,7 @@ def describe(value: Any) -> str:
         if _is_array(value):
             return f"array shape {tuple(value.shape)}, dtype {value.dtype}"
         if isinstance(value, _PLAIN):
-            size = f"len {len(value):,}, " if hasattr(value, "__len__") else ""
+            size = f"len {len(value):,}, " if isinstance(value, Sized) else ""
             return f"{size}{_SHORT.repr(value)}"
         if hasattr(value, "__len__"):
             try:
@@ -139,7 +139,8 @@ def last_error_text(max_lines: int = 30) -> str | None:
 def _fit(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
-    return text[: max(0, max_chars - 40)].rstrip() + f"\n… ({len(text) - max_chars:,} more characters)"
+    cut = text[: max(0, max_chars - 40)].rstrip()
+    return f"{cut}\n… ({len(text) - max_chars:,} more characters)"
 
 
 def kernel_context(shell: Any, max_tokens: int = 1500) -> str:

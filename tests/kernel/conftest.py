@@ -5,19 +5,15 @@ data directory (so the default SQLite store is the test's)."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kernel_helpers import Kernel, start_kernel
 from pytest_jupyter.jupyter_server import *  # noqa: F403  (jp_fetch, jp_serverapp; async tests)
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from kernel_helpers import Kernel, start_kernel  # noqa: E402
-
-from jupyter_assistant.testing import AnthropicServer  # noqa: E402
+from jupyter_assistant.testing import AnthropicServer
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_TRACES = REPO.parent / "shared" / "traces"
