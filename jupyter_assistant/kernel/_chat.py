@@ -158,9 +158,7 @@ class ChatView:
     def markdown(self) -> str:
         """The turn as static markdown: answer, failures, cancel note, tools, footer."""
         s = self.state
-        parts = []
-        if self.notice:
-            parts.append(f"> {self.notice}")
+        parts = []  # the notice is the widget's header (offline answers repeat it themselves)
         if s.text.strip():
             parts.append(s.text.strip())
         note = self.status_note()

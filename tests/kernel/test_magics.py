@@ -84,6 +84,10 @@ def test_offline_when_nothing_is_configured(kernel: Kernel) -> None:
     result = kernel.ok("%assistant hello")
     answer = answer_of(result)
     assert "offline mode" in answer and "No language model is configured" in answer
+    assert "offline" in answer.rsplit("*", 2)[-2]  # the footer names the offline provider
+    headers = [s["value"] for s in kernel.widgets.values()
+               if s.get("_model_name") == "HTMLModel" and "<b>Assistant</b>" in s.get("value", "")]
+    assert headers and "No language model is configured" in headers[-1]
 
 
 def test_config_sets_the_model(kernel: Kernel, peer: AnthropicServer) -> None:

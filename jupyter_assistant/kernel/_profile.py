@@ -1,0 +1,104 @@
+"""``%%assistant profile``: run the cell body under a real profiler and load the result as a
+:class:`~jupyter_assistant.Trace`.
+
+Profilers: ``cprofile`` (the standard library's deterministic profiler, the default; the
+pstats file is read by :mod:`jupyter_assistant.traces.cprofile`), ``pyinstrument`` (a
+sampling profiler, 1 ms interval; its speedscope output is read by
+:mod:`jupyter_assistant.traces.speedscope`) and ``torch`` (``torch.profiler`` with the CPU
+and, when available, CUDA activities; its Kineto Chrome trace is read like any Kineto trace).
+The body runs in the user namespace, so its variables land there as if it had run normally;
+IPython syntax in the body (magics, ``!cmd``) is transformed first. An exception in the body
+propagates (the profile is dropped) so ``%assistant fix`` can explain it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from ..exceptions import AssistantError
+from ._args import Command
+
+__all__ = ["profile_cell", "run_profiled"]
+
+
+def _compile(shell: Any, cell: str) -> Any:
+    code = shell.transform_cell(cell)
+    name = shell.compile.cache(code, shell.execution_count, raw_code=cell)
+    return compile(shell.compile.ast_parse(code, filename=name), name, "exec")
+
+
+def run_profiled(shell: Any, cell: str, profiler: str, directory: Path) -> Path:
+    """Run ``cell`` in ``shell.user_ns`` under ``profiler`` and write the profile into
+    ``directory``; returns the file. Raises ``UsageError`` when the profiler is not
+    installed; whatever the cell raises."""
+    code = _compile(shell, cell)
+    ns = shell.user_ns
+    if profiler == "cprofile":
+        import cProfile
+
+        path = directory / "cell.prof"
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            exec(code, ns)
+        finally:
+            prof.disable()
+        prof.dump_stats(str(path))
+        return path
+    if profiler == "pyinstrument":
+        try:
+            from pyinstrument import Profiler
+            from pyinstrument.renderers import SpeedscopeRenderer
+        except ImportError:
+            raise UsageError("--profiler pyinstrument needs pyinstrument "
+                             "(pip install pyinstrument)") from None
+        path = directory / "cell.speedscope.json"
+        sampler = Profiler(interval=0.001, async_mode="disabled")
+        sampler.start()
+        try:
+            exec(code, ns)
+        finally:
+            sampler.stop()
+        path.write_text(sampler.output(SpeedscopeRenderer()), encoding="utf-8")
+        return path
+    if profiler == "torch":
+        try:
+            import torch
+            from torch.profiler import ProfilerActivity, profile
+        except ImportError:
+            raise UsageError("--profiler torch needs PyTorch (pip install torch)") from None
+        activities = [ProfilerActivity.CPU]
+        if torch.cuda.is_available():
+            activities.append(ProfilerActivity.CUDA)
+        path = directory / "cell.pt.trace.json"
+        with profile(activities=activities) as prof:
+            exec(code, ns)
+        prof.export_chrome_trace(str(path))
+        return path
+    raise UsageError(f"unknown profiler {profiler!r}")
+
+
+def profile_cell(magics: Any, cmd: Command, cell: str) -> None:
+    """The ``%%assistant profile`` magic: profile, bind the Trace as ``--as`` (default
+    ``profile_trace``), show it, and with ``--ask`` ask the model about it."""
+    from ..traces import load_trace
+    from ._trace_view import show_trace
+
+    name = cmd.as_name or "profile_trace"
+    with tempfile.TemporaryDirectory(prefix="jupyter-assistant-profile-") as tmp:
+        path = run_profiled(magics.shell, cell, cmd.profiler, Path(tmp))
+        try:
+            trace = load_trace(path)
+        except AssistantError as exc:
+            raise UsageError(f"the {cmd.profiler} profile could not be read: {exc.code}: "
+                             f"{exc.message}") from None
+    trace.metadata["source"] = f"%%assistant profile ({cmd.profiler})"
+    magics.shell.user_ns[name] = trace
+    magics.current_trace = name
+    show_trace(trace, name)
+    if cmd.ask:
+        magics.ask(cmd.ask, cmd, trace=trace)
