@@ -148,14 +148,8 @@ def icicle_png(trace: Any, max_depth: int = 12, min_share: float = 0.005,
         keep = ev[["pid", "tid"]].reset_index(drop=True).merge(
             cpu.drop_duplicates(), how="left", indicator=True)["_merge"].eq("both").to_numpy()
         if keep.any():
-            positions = np.flatnonzero(keep)
-            ev = ev.iloc[positions].reset_index(drop=True)
-            remap = np.full(len(keep), -1, dtype=np.int64)
-            remap[positions] = np.arange(len(positions))
-            old_parent = ev["parent"].to_numpy(np.int64)
-            ev = ev.assign(parent=np.where(old_parent >= 0, remap[np.maximum(old_parent, 0)],
-                                           -1))
-    ev = ev[ev["depth"] <= max_depth]
+            ev = _subset(ev, keep)
+    ev = _subset(ev, (ev["depth"] <= max_depth).to_numpy())
     node, node_parent, node_name, node_depth, names = _call_tree(ev)
     total_per_node = np.bincount(node, weights=ev["dur"].to_numpy(float),
                                  minlength=len(node_parent))
@@ -193,6 +187,18 @@ def icicle_png(trace: Any, max_depth: int = 12, min_share: float = 0.005,
     ax.set_xlabel(f"share of inclusive time ({root_total / 1000:,.1f} ms in top-level slices)")
     ax.set_title("Icicle graph of the hotspots (call paths, widest first)", fontsize=10)
     return _png(fig)
+
+
+def _subset(ev: Any, keep: np.ndarray) -> Any:
+    """The rows of ``ev`` where ``keep``, with ``parent`` renumbered to the new row positions
+    (-1 where the parent was dropped). Keeping whole threads or all slices up to a depth
+    keeps every kept slice's ancestors."""
+    positions = np.flatnonzero(keep)
+    remap = np.full(len(keep), -1, dtype=np.int64)
+    remap[positions] = np.arange(len(positions))
+    sub = ev.iloc[positions].reset_index(drop=True)
+    old = sub["parent"].to_numpy(np.int64)
+    return sub.assign(parent=np.where(old >= 0, remap[np.maximum(old, 0)], -1))
 
 
 def _rect(x: float, depth: int, width: float, color: str) -> Any:
