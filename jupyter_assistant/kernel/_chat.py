@@ -134,8 +134,9 @@ class ChatView:
         self.cards = w.VBox([])
         self.stop = StopButton(on_stop=on_stop)
         self.footer = w.HTML(self._footer_html())
-        self.box = w.VBox([self.header, self.cards, self.answer,
-                           w.HBox([self.stop, self.footer])],
+        self.bar = w.HBox([self.stop, self.footer])
+        self.final_markdown: str | None = None
+        self.box = w.VBox([self.header, self.cards, self.answer, self.bar],
                           layout=w.Layout(border="1px solid var(--jp-border-color2, #ccc)",
                                           padding="4px 8px"))
         self.box.add_class("jupyter-assistant-chat")
@@ -146,13 +147,14 @@ class ChatView:
         self._handle = display(self._bundle(final=False), raw=True, display_id=True)
 
     def _bundle(self, *, final: bool) -> dict[str, Any]:
+        text = self.markdown() if final else "Assistant: working…"
         bundle: dict[str, Any] = {
             _WIDGET_MIME: {"version_major": 2, "version_minor": 0,
                            "model_id": self.box.model_id},
-            "text/plain": self.markdown() if final else "Assistant: working…",
+            "text/plain": text,
         }
         if final:
-            bundle["text/markdown"] = self.markdown()
+            bundle["text/markdown"] = text
         return bundle
 
     def markdown(self) -> str:
@@ -275,5 +277,21 @@ class ChatView:
         self.draw_text(force=True)
         self.stop.running = False
         self.footer.value = self._footer_html()
+        self.final_markdown = self.markdown()
         if self._handle is not None:
             self._handle.update(self._bundle(final=True), raw=True)
+
+    def retire(self) -> None:
+        """Replace the finished widget by its static markdown answer (wherever it is shown)
+        and close its widget models, so the kernel does not keep them."""
+        if self._handle is not None and self.final_markdown is not None:
+            text = self.final_markdown
+            self._handle.update({"text/markdown": text, "text/plain": text}, raw=True)
+        for widget in (*self._card_widgets.values(), self.cards, self.header, self.answer,
+                       self.stop, self.footer, self.bar, self.box):
+            # every stock widget has Layout (and most a Style) models of its own
+            for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+                if part is not None:
+                    part.close()
+            widget.close()
+        self._card_widgets.clear()

@@ -12,6 +12,7 @@ so a conversation started here is listed by ``GET /assistant/api/conversations``
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -58,6 +59,12 @@ class AssistantMagics(Magics):
         help="""Budget, in tokens (about 4 characters each), of the kernel context told to
         the model at each turn: the user's variables (names, types, shapes, dtypes) and the
         last exception.""")
+    live_turns = Int(
+        20, config=True,
+        help="""How many of the latest %assistant turns keep their live chat widget (tool
+        cards, Stop button). The widget of an older turn is replaced, where it is shown, by
+        the same answer as static markdown, and its widget models are closed, so a long
+        session does not keep every turn's widgets in the kernel's memory. 0 keeps them all.""")
     assistant_config = Instance(AssistantConfig)
 
     @default("assistant_config")
@@ -74,7 +81,8 @@ class AssistantMagics(Magics):
         self.current_trace: str | None = None
         self._worker: TurnWorker | None = None
         self._store: Any = None
-        self._turn: Any = None  # (worker, handle) of the running turn, for the Stop button
+        self._turn: Any = None  # the session id of the running turn, for the Stop button
+        self._live: deque[ChatView] = deque()
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
@@ -235,6 +243,9 @@ class AssistantMagics(Magics):
             self._turn = None
         if view.state.conversation_id:
             self.conversation_id = view.state.conversation_id
+        self._live.append(view)
+        while self.live_turns > 0 and len(self._live) > self.live_turns:
+            self._live.popleft().retire()
         return view
 
     def _stop_clicked(self) -> None:
