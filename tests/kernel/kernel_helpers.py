@@ -23,6 +23,8 @@ class Execution:
     reply: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     displays: dict[str, int] = field(default_factory=dict)
+    foreign_updates: list[dict[str, Any]] = field(default_factory=list)
+    closed_comms: list[str] = field(default_factory=list)
 
     def data(self, mime: str) -> list[Any]:
         return [o["data"][mime] for o in self.outputs if mime in o.get("data", {})]
@@ -85,6 +87,8 @@ class Kernel:
             kind, content = msg["msg_type"], msg["content"]
             if kind in ("comm_open", "comm_msg"):
                 self._track_comm(msg)
+            if kind == "comm_close":
+                result.closed_comms.append(content["comm_id"])
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             if kind == "status" and content["execution_state"] == "idle":
@@ -102,6 +106,8 @@ class Kernel:
                 display_id = content.get("transient", {}).get("display_id")
                 if display_id in by_display:
                     result.outputs[by_display[display_id]]["data"] = content["data"]
+                else:  # a display of an earlier cell
+                    result.foreign_updates.append(content)
             elif kind == "error":
                 result.outputs.append({"output_type": "error", "ename": content["ename"],
                                        "evalue": content["evalue"]})

@@ -4,9 +4,10 @@ the chat widget, the final markdown answer, questions ending in ``?``, interrupt
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from conftest import answer_of
-from kernel_helpers import WIDGET_MIME, Kernel
+from kernel_helpers import WIDGET_MIME, Kernel, start_kernel
 
 from jupyter_assistant.testing import AnthropicServer, Reply
 
@@ -106,3 +107,37 @@ def test_usage_errors_are_short(kernel: Kernel) -> None:
     assert "unknown option --bogus" in result.text()  # a short message, no traceback
     assert "Traceback" not in result.text()
     assert "%assistant load PATH" in kernel.ok("%assistant help").text()
+
+
+def test_autoload_from_config_and_unload(kernel_env: dict[str, str], tmp_path: Path,
+                                         peer: AnthropicServer) -> None:
+    profile = Path(kernel_env["IPYTHONDIR"]) / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text(
+        "c.InteractiveShellApp.extensions = ['jupyter_assistant']\n"
+        "c.AssistantMagics.model = 'anthropic:claude-from-config'\n")
+    k = start_kernel(kernel_env, str(tmp_path))
+    try:
+        assert "You said: hello there?" in answer_of(k.ok("%assistant hello there?"))
+        assert peer.message_requests()[-1]["model"] == "claude-from-config"
+        k.ok("%unload_ext jupyter_assistant")
+        gone = k.execute("%assistant hello")
+        assert gone.reply["status"] == "error" and "not found" in gone.text()
+        k.ok("%load_ext jupyter_assistant")
+        assert "You said: again" in answer_of(k.ok("%assistant again"))
+    finally:
+        k.close()
+
+
+def test_old_turns_become_static_markdown(kernel: Kernel, peer: AnthropicServer) -> None:
+    kernel.ok("%config AssistantMagics.live_turns = 2")
+    first = kernel.ok("%assistant one")
+    box = first.data(WIDGET_MIME)[0]["model_id"]
+    owned = {box, *(r.removeprefix("IPY_MODEL_") for r in kernel.widgets[box]["children"])}
+    kernel.ok("%assistant two")
+    third = kernel.ok("%assistant three")
+    (update,) = third.foreign_updates
+    assert WIDGET_MIME not in update["data"]
+    assert "You said: one" in update["data"]["text/markdown"]
+    assert owned <= set(third.closed_comms)  # the first turn's widget models are closed
+    assert WIDGET_MIME in third.outputs[0]["data"]  # the latest turn stays live
