@@ -98,6 +98,10 @@ class Kernel:
         self.km.shutdown_kernel(now=True)
 
 
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=100)
@@ -141,7 +145,6 @@ def main() -> None:
             k.close()
     out = Path(__file__).parent / "results" / "kernel.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
-    ms = (lambda s: f"{s * 1000:,.0f} ms")
     print("| measure | value |\n|---|---|")
     print(f"| `%load_ext jupyter_assistant` | {ms(results['load_ext_s'])} |")
     print(f"| first text, first turn right after `%load_ext` (cold) | "

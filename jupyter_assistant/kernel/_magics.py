@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.display import Markdown, display
 from traitlets import Instance, Int, Unicode, default
 
 from ..config import AssistantConfig
@@ -277,7 +276,3 @@ class AssistantMagics(Magics):
         show_trace(trace, name)
         return None
 
-
-def show_error(message: str) -> None:
-    """Display an error as markdown (for outputs that must survive a static export)."""
-    display(Markdown(f"**Error**: {message}"))

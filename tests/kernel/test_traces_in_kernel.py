@@ -92,3 +92,13 @@ def test_stats_dashboard_reads_the_store(kernel: Kernel, peer: AnthropicServer) 
     assert len(tables) == 2 and "list_variables" in tables[1]
     assert "claude-sonnet" in tables[0]
     assert len(_pngs(result)) == 1
+
+
+def test_trace_option_takes_a_path(kernel: Kernel, peer: AnthropicServer) -> None:
+    path = Path(__file__).resolve().parents[1] / "data" / "workload.cprofile.prof"
+    kernel.ok(f"%assistant --trace {path} what is hot")
+    system = peer.message_requests()[-1]["system"]
+    system = system if isinstance(system, str) else "".join(b["text"] for b in system)
+    assert "current trace" in system and "cprofile" in system
+    missing = kernel.ok("%assistant --trace /no/such/trace.json what is hot")
+    assert "trace_not_found" in missing.markdown()
