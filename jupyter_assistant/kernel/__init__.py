@@ -30,7 +30,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.input_transformers_cleanup.insert(0, assistant_question_transformer)
     _loaded[id(ipython)] = (magics, assistant_question_transformer)
     atexit.register(magics.close)
-    warm_up()
+    warm_up(then=magics.prepare)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

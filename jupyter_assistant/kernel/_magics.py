@@ -11,6 +11,7 @@ so a conversation started here is listed by ``GET /assistant/api/conversations``
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,7 @@ class AssistantMagics(Magics):
         self.current_trace: str | None = None
         self._worker: TurnWorker | None = None
         self._store: Any = None
+        self._store_lock = threading.Lock()
         self._turn: Any = None  # the session id of the running turn, for the Stop button
         self._live: deque[ChatView] = deque()
 
@@ -109,13 +111,19 @@ class AssistantMagics(Magics):
 
     def store(self) -> Any:
         """The store, opened once on the assistant thread."""
-        if self._store is None:
-            from ..store import open_store
+        with self._store_lock:
+            if self._store is None:
+                from ..store import open_store
 
-            store = open_store(self.resolved_store_url())
-            self.worker.call(store.open)
-            self._store = store
-        return self._store
+                store = open_store(self.resolved_store_url())
+                self.worker.call(store.open)
+                self._store = store
+            return self._store
+
+    def prepare(self) -> None:
+        """Open the store and make the default model's assistant (what the first turn would
+        otherwise do); run by the background warm-up of ``%load_ext``."""
+        self.assistant_for(self.model_spec())
 
     def assistant_for(self, spec: str) -> Any:
         """The open :class:`~jupyter_assistant.Assistant` for model ``spec`` with the kernel

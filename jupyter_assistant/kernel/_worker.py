@@ -51,6 +51,7 @@ class TurnWorker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._making = threading.Lock()  # one assistant is made at a time (warm-up vs turn)
         self._portal: BlockingPortal | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -95,16 +96,17 @@ class TurnWorker:
     def assistant(self, key: Any, factory: Callable[[], Any]) -> Any:
         """The open assistant for ``key`` (e.g. the model spec), made by ``factory()`` and
         entered (``async with``) in the thread on first use."""
-        with self._lock:
-            found = self._assistants.get(key)
-        if found is not None:
-            return found[0]
-        made = factory()
-        cm = self.portal.wrap_async_context_manager(made)
-        cm.__enter__()
-        with self._lock:
-            self._assistants[key] = (made, cm)
-        return made
+        with self._making:
+            with self._lock:
+                found = self._assistants.get(key)
+            if found is not None:
+                return found[0]
+            made = factory()
+            cm = self.portal.wrap_async_context_manager(made)
+            cm.__enter__()
+            with self._lock:
+                self._assistants[key] = (made, cm)
+            return made
 
     def start_turn(self, assistant: Any, message: str, *, session_id: str,
                    **kwargs: Any) -> TurnHandle:

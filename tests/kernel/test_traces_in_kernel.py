@@ -57,8 +57,10 @@ def test_profile_binds_the_trace_and_keeps_the_cells_variables(kernel: Kernel,
             "answer = busy(300_000)\n")
     result = kernel.ok("%%assistant profile\n" + cell)
     assert "**Trace `profile_trace`**" in result.markdown() and len(_pngs(result)) == 2
-    out = kernel.ok("print(answer, profile_trace.format, "
-                    "profile_trace.hotspots(3)['name'].str.startswith('busy').any())").text()
+    out = kernel.ok("names = profile_trace.hotspots(None)['name']\n"
+                    "print(answer, profile_trace.format, "
+                    "names.str.startswith('busy (').any() and names.str.contains('genexpr').any())"
+                    ).text()
     assert out == f"{sum(i * i for i in range(300_000))} cprofile True\n"
     peer.script(Reply.text("It is the generator."))
     asked = kernel.ok("%%assistant profile --profiler pyinstrument --as p2 --ask what is hot?\n"
