@@ -213,8 +213,7 @@ class AssistantMagics(Magics):
             return next(iter(traces.values()))
         return None
 
-    def ask(self, question: str, cmd: Command | None = None, *, trace: Any = None,
-            system_extra: str = "") -> ChatView:
+    def ask(self, question: str, cmd: Command | None = None, *, trace: Any = None) -> ChatView:
         """Run one turn with ``question`` and show it; returns the finished view."""
         from ..orchestrator._context import DEFAULT_SYSTEM_PROMPT
         from ..store._util import new_id
@@ -234,9 +233,9 @@ class AssistantMagics(Magics):
         current = trace if trace is not None else self._current(cmd.trace, traces)
         base = self.assistant_config.system_prompt or DEFAULT_SYSTEM_PROMPT
         context = kernel_context(self.shell, self.context_tokens)
-        assistant.config.system_prompt = "\n\n".join(
-            p for p in (base, context, system_extra) if p)
-        view = ChatView(assistant.model, notice=OFFLINE_NOTICE if spec == "offline" else "",
+        assistant.config.system_prompt = f"{base}\n\n{context}"
+        offline = getattr(assistant.provider, "name", "") == "offline"
+        view = ChatView(assistant.model, notice=OFFLINE_NOTICE if offline else "",
                         on_stop=self._stop_clicked)
         view.started = started
         view.show()
@@ -250,6 +249,8 @@ class AssistantMagics(Magics):
             self._turn = None
         if view.state.conversation_id:
             self.conversation_id = view.state.conversation_id
+        elif view.state.error.get("code") == "not_found":  # e.g. a bad --conversation id
+            self.conversation_id = None
         self._live.append(view)
         while self.live_turns > 0 and len(self._live) > self.live_turns:
             self._live.popleft().retire()

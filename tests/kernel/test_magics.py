@@ -143,3 +143,11 @@ def test_old_turns_become_static_markdown(kernel: Kernel, peer: AnthropicServer)
     assert "You said: one" in update["data"]["text/markdown"]
     assert owned <= set(third.closed_comms)  # the first turn's widget models are closed
     assert WIDGET_MIME in third.outputs[0]["data"]  # the latest turn stays live
+
+
+def test_unknown_conversation_is_an_error_then_forgotten(kernel: Kernel,
+                                                         peer: AnthropicServer) -> None:
+    answer = answer_of(kernel.ok("%assistant --conversation c_nope hello"))
+    assert "**Error** (`not_found`)" in answer and "c_nope" in answer
+    assert peer.message_requests() == []
+    assert "You said: hello again" in answer_of(kernel.ok("%assistant hello again"))
