@@ -82,6 +82,26 @@ def run_profiled(shell: Any, cell: str, profiler: str, directory: Path) -> Path:
     raise UsageError(f"unknown profiler {profiler!r}")
 
 
+def _name_cells(trace: Any, shell: Any) -> None:
+    """Call notebook cells what the user sees (``In [3]``) in slice names, instead of the
+    kernel's temporary file names (``/tmp/ipykernel_1234/5678.py``)."""
+    cells = {name: number for name, number in
+             (getattr(shell.compile, "_filename_map", {}) or {}).items() if number}
+    names = trace.events.get("name")
+    if not cells or names is None or not hasattr(names, "cat"):
+        return
+
+    def rename(label: str) -> str:
+        for filename, number in cells.items():
+            if filename in label:
+                label = label.replace(filename, f"In [{number}]")
+        return label
+
+    categories = [rename(str(c)) for c in names.cat.categories]
+    if len(set(categories)) == len(categories):
+        trace.events["name"] = names.cat.rename_categories(categories)
+
+
 def profile_cell(magics: Any, cmd: Command, cell: str) -> None:
     """The ``%%assistant profile`` magic: profile, bind the Trace as ``--as`` (default
     ``profile_trace``), show it, and with ``--ask`` ask the model about it."""
@@ -97,6 +117,7 @@ def profile_cell(magics: Any, cmd: Command, cell: str) -> None:
             raise UsageError(f"the {cmd.profiler} profile could not be read: {exc.code}: "
                              f"{exc.message}") from None
     trace.metadata["source"] = f"%%assistant profile ({cmd.profiler})"
+    _name_cells(trace, magics.shell)
     magics.shell.user_ns[name] = trace
     magics.current_trace = name
     show_trace(trace, name)
