@@ -27,7 +27,11 @@ __all__ = ["profile_cell", "run_profiled"]
 
 def _compile(shell: Any, cell: str) -> Any:
     code = shell.transform_cell(cell)
-    name = shell.compile.cache(code, shell.execution_count, raw_code=cell)
+    # the number of the running cell, which IPython compiled last (execution_count may
+    # already be the next one)
+    numbers = (getattr(shell.compile, "_filename_map", {}) or {}).values()
+    number = max(numbers, default=shell.execution_count)
+    name = shell.compile.cache(code, number, raw_code=cell)
     return compile(shell.compile.ast_parse(code, filename=name), name, "exec")
 
 
