@@ -59,8 +59,8 @@ def test_profile_binds_the_trace_and_keeps_the_cells_variables(kernel: Kernel,
     assert "**Trace `profile_trace`**" in result.markdown() and len(_pngs(result)) == 2
     out = kernel.ok("names = profile_trace.hotspots(None)['name']\n"
                     "print(answer, profile_trace.format, "
-                    "names.str.startswith('busy (In [').any() and names.str.contains('genexpr').any())"
-                    ).text()
+                    "names.str.startswith('busy (In [').any() "
+                    "and names.str.contains('genexpr').any())").text()
     assert out == f"{sum(i * i for i in range(300_000))} cprofile True\n"
     peer.script(Reply.text("It is the generator."))
     asked = kernel.ok("%%assistant profile --profiler pyinstrument --as p2 --ask what is hot?\n"
