@@ -25,21 +25,21 @@ from ._args import Command
 __all__ = ["profile_cell", "run_profiled"]
 
 
-def _compile(shell: Any, cell: str) -> Any:
+def _compile(shell: Any, cell: str) -> tuple[Any, int]:
     code = shell.transform_cell(cell)
     # the number of the running cell, which IPython compiled last (execution_count may
     # already be the next one)
     numbers = (getattr(shell.compile, "_filename_map", {}) or {}).values()
     number = max(numbers, default=shell.execution_count)
     name = shell.compile.cache(code, number, raw_code=cell)
-    return compile(shell.compile.ast_parse(code, filename=name), name, "exec")
+    return compile(shell.compile.ast_parse(code, filename=name), name, "exec"), number
 
 
 def run_profiled(shell: Any, cell: str, profiler: str, directory: Path) -> Path:
     """Run ``cell`` in ``shell.user_ns`` under ``profiler`` and write the profile into
     ``directory``; returns the file. Raises ``UsageError`` when the profiler is not
     installed; whatever the cell raises."""
-    code = _compile(shell, cell)
+    code, number = _compile(shell, cell)
     ns = shell.user_ns
     if profiler == "cprofile":
         import cProfile
@@ -62,7 +62,7 @@ def run_profiled(shell: Any, cell: str, profiler: str, directory: Path) -> Path:
                              "(pip install pyinstrument)") from None
         path = directory / "cell.speedscope.json"
         sampler = Profiler(interval=0.001, async_mode="disabled")
-        sampler.start()
+        sampler.start(target_description=f"cell In [{number}]")
         try:
             exec(code, ns)
         finally:
