@@ -101,5 +101,21 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "jupyter_assistant.server", "app": AssistantApp}]
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """IPython's extension entry point (``%load_ext jupyter_assistant``): registers the
+    ``%assistant`` / ``%%assistant`` magics; see :mod:`jupyter_assistant.kernel`."""
+    from .kernel import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """IPython's ``%unload_ext jupyter_assistant``: removes the magics and closes the
+    assistant thread and the store."""
+    from .kernel import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

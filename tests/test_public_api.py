@@ -77,7 +77,7 @@ def test_import_is_cheap() -> None:
 
 _SUBPACKAGES = ("jupyter_assistant.config", "jupyter_assistant.orchestrator",
                 "jupyter_assistant.orchestrator.providers", "jupyter_assistant.tools",
-                "jupyter_assistant.testing")
+                "jupyter_assistant.testing", "jupyter_assistant.kernel")
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -100,3 +100,14 @@ def test_subpackage_all_is_sorted_complete_and_documented() -> None:
             obj = getattr(module, name)
             if inspect.isclass(obj) or inspect.isroutine(obj):
                 assert (obj.__doc__ or "").strip(), f"{module_name}.{name} has no docstring"
+
+
+def test_ipython_extension_entry_points() -> None:
+    """``%load_ext jupyter_assistant`` finds IPython's entry points at the top level, and
+    importing the package does not import IPython (the kernel side loads lazily)."""
+    assert callable(jupyter_assistant.load_ipython_extension)
+    assert callable(jupyter_assistant.unload_ipython_extension)
+    code = "import sys, jupyter_assistant; print('IPython' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
