@@ -123,12 +123,14 @@ class Assistant:
             max_message_chars=max_message_chars, tool_output_chars=tool_output_chars,
             auto_approve=auto_approve, system_prompt=system_prompt,
             include_default_tools=include_default_tools)
+        # tools first: a caller that prewarmed the provider's SDK (``prewarm``) imports the
+        # tools (pandas) here meanwhile
+        self.tools = collect_tools(tools, include_default=bool(self.config.include_default_tools))
         if isinstance(model, ModelProvider):
             self.provider = model
         else:
             self.provider = create_provider(model or default_model_spec(self.config),
                                             config=self.config)
-        self.tools = collect_tools(tools, include_default=bool(self.config.include_default_tools))
         self._owns_store = store is None
         self.store: Store = store if store is not None else open_store(self.config.store_url)
         self.root = Path(root) if root is not None else Path.cwd()

@@ -206,10 +206,17 @@ class AssistantApp(ExtensionApp):
     _ready_lock: asyncio.Lock | None = None
     _sweeper: asyncio.Task[None] | None = None
     _stopping: asyncio.Task[None] | None = None
+    _prewarm_threads: list[threading.Thread] = []  # noqa: RUF012 - replaced, never mutated
 
     def initialize_settings(self) -> None:
         """Build the services (nothing is opened or started yet: see :meth:`ready`)."""
+        from .. import prewarm
         from ..store import RateLimiter, open_store
+
+        # the SDKs of the models requests may name, and the built-in tools, are imported in
+        # the background from now on, not in the event loop at the first chat
+        self._prewarm_threads = [prewarm(spec or None, config=self.assistant_config)
+                                 for spec in dict.fromkeys([self.model, *self.allowed_models])]
 
         self.store = open_store(self._store_url())
         self.rate_limiter = RateLimiter(self._rate_limit_storage(),

@@ -71,3 +71,17 @@ async def test_assistant_config_applies_unless_the_app_overrides_it(
     assert r.code == 200 and r.types[-1] == "message_complete"
     assert r.events[0]["data"]["model"].startswith("offline")
     assert "no language model" in r.events[-1]["data"]["text"].lower()
+
+
+@pytest.mark.parametrize("assistant_settings", [{
+    "model": "offline", "allowed_models": ["offline", "anthropic:claude-other"]}])
+async def test_server_start_prewarms_the_sdks_of_the_models_requests_may_name(
+        assistant_app: AssistantApp) -> None:
+    import sys
+
+    threads = assistant_app._prewarm_threads
+    assert [t.name for t in threads] == ["jupyter-assistant-prewarm"] * 2  # offline, anthropic
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    assert "anthropic" in sys.modules and "jupyter_assistant.tools.trace_tools" in sys.modules
