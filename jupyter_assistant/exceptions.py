@@ -140,4 +140,4 @@ class InputError(AssistantError):
 class ConfigError(AssistantError):
     """Raised when configuration is missing or inconsistent (unknown model prefix, bad URL)."""
 
-    code = "config_error"
+    code = "config"
