@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # warnings (e.g. a file of a trace folder left out) as one line each, like errors
+    warnings.formatwarning = lambda message, category, *_a, **_k: (
+        f"jupyter-assistant: warning: {message}\n")
     try:
         return int(args._run(args))
     except TraceFormatError as exc:

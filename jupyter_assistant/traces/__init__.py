@@ -1,7 +1,7 @@
 """The trace engine: importers for Chrome/DevTools/Kineto, speedscope, folded stacks and
 cProfile into one pandas slice table (:class:`Trace`), its analyses and its summary."""
 
-from ._load import DEFAULT_MAX_BYTES, FORMATS, detect_format, load_trace
+from ._load import DEFAULT_MAX_BYTES, FORMATS, TraceLoadWarning, detect_format, load_trace
 from ._model import Trace
 from ._slices import build_slice_table, slices_from_stacks
 from .analysis import compare_traces
@@ -17,6 +17,7 @@ __all__ = [
     "FORMATS",
     "Summary",
     "Trace",
+    "TraceLoadWarning",
     "build_slice_table",
     "compare_traces",
     "detect_format",
