@@ -31,16 +31,14 @@ import anyio.lowlevel
 from ..config import AssistantConfig
 from ..events import Event
 from ..exceptions import AssistantError, InputError, ModelError, NotFoundError
-from ..store import ModelCallRecord, Store, TelemetryStore, open_store
-from ..store._util import new_id
+from ..store import ModelCallRecord, Store, TelemetryStore, new_id, open_store
 from ._context import collect_tools, resolve_traces, system_prompt
 from ._emitter import Emitter
 from ._history import append_message, build_history
 from ._retry import RetryPolicy
 from ._telemetry import ModelCallTimer, write_chrome_trace
 from ._turn import TurnRunner, TurnSpec
-from .providers import ModelProvider, create_provider, default_model_spec
-from .providers._base import MessageDone, ModelRequest
+from .providers import MessageDone, ModelProvider, ModelRequest, create_provider, default_model_spec
 
 __all__ = ["Assistant", "validate_message"]
 

@@ -20,6 +20,7 @@ from ._records import (
     SessionRecord,
     ToolCallRecord,
 )
+from ._util import new_id
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -43,6 +44,7 @@ __all__ = [
     "Store",
     "TelemetryStore",
     "ToolCallRecord",
+    "new_id",
     "open_store",
 ]
 

@@ -4,6 +4,7 @@ cProfile into one pandas slice table (:class:`Trace`), its analyses and its summ
 from ._load import DEFAULT_MAX_BYTES, FORMATS, TraceLoadWarning, detect_format, load_trace
 from ._model import Trace
 from ._slices import build_slice_table, slices_from_stacks
+from ._text import hotspots_markdown, shorten_name
 from .analysis import compare_traces
 from .chrome import read_chrome
 from .cprofile import read_cprofile
@@ -21,12 +22,14 @@ __all__ = [
     "build_slice_table",
     "compare_traces",
     "detect_format",
+    "hotspots_markdown",
     "load_trace",
     "read_chrome",
     "read_cprofile",
     "read_cpuprofile",
     "read_folded",
     "read_speedscope",
+    "shorten_name",
     "slices_from_stacks",
     "summarize",
 ]
