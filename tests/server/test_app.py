@@ -85,3 +85,15 @@ async def test_server_start_prewarms_the_sdks_of_the_models_requests_may_name(
         t.join(60)
         assert not t.is_alive()
     assert "anthropic" in sys.modules and "jupyter_assistant.tools.trace_tools" in sys.modules
+
+
+async def test_turns_run_in_the_task_group_the_extension_owns(assistant_app: AssistantApp,
+                                                              sse: Any) -> None:
+    r = await sse("chat", body={"message": "hello"})
+    assert r.code == 200 and r.types[-1] == "message_complete"
+    owner = assistant_app._tasks_owner
+    assert owner is not None and not owner.done()  # the one root task, owning the group
+    assert assistant_app.turns._tg is not None
+    await assistant_app.stop_extension()
+    assert owner.done() and not owner.cancelled() and owner.exception() is None
+    assert assistant_app.turns._tg is None and assistant_app._tasks_owner is None
