@@ -66,8 +66,15 @@ def _env(base_url: str) -> dict[str, str]:
     return env
 
 
-def chat_first_text(base_url: str) -> float:
-    """(a): seconds from Popen of ``jupyter-assistant chat`` to its first stdout byte."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process ``pid`` has used so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def chat_first_text(base_url: str) -> tuple[float, float]:
+    """(a): seconds from Popen of ``jupyter-assistant chat`` to its first stdout byte, and
+    the CPU seconds the process had used by then (less sensitive to a busy machine)."""
     exe = shutil.which("jupyter-assistant", path=str(Path(sys.executable).parent))
     cmd = [exe] if exe else [sys.executable, "-m", "jupyter_assistant"]
     cmd += ["chat", "Why is step 3 slow?", "--model", f"anthropic:{MODEL}"]
@@ -77,10 +84,11 @@ def chat_first_text(base_url: str) -> float:
     assert proc.stdout is not None
     first = proc.stdout.read(1)
     elapsed = time.perf_counter() - t0
+    cpu = _cpu_seconds(proc.pid)
     rest, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and first, (proc.returncode, err.decode()[-2000:])
     assert (first + rest).decode().startswith("You said"), (first + rest)[:200]
-    return elapsed
+    return elapsed, cpu
 
 
 def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
@@ -103,7 +111,7 @@ def main() -> None:
 
     from jupyter_assistant.testing import AnthropicServer
 
-    chat: list[float] = []
+    chat: list[tuple[float, float]] = []
     tools: list[tuple[float, float, float, float]] = []
     load_before = os.getloadavg()[0]
     with AnthropicServer() as server:
@@ -121,7 +129,7 @@ def main() -> None:
                    f"Python {platform.python_version()}, anthropic {anthropic.__version__}, "
                    f"pandas {pandas.__version__}",
         "load_avg_before": load_before, "load_avg_after": os.getloadavg()[0],
-        "chat_first_text_s": chat,
+        "chat_first_text": [{"wall_s": w, "cpu_s": c} for w, c in chat],
         "five_tools": [{"imported_s": i, "assistant_made_s": m, "turn_s": t,
                         "process_to_turn_end_s": e} for i, m, t, e in tools],
     }
@@ -132,8 +140,11 @@ def main() -> None:
           f"{result['load_avg_after']:.1f}")
     print("| measure | goal | median | runs |")
     print("|---|---|---:|---|")
-    print(f"| (a) `chat`: process start -> first streamed text | <= 1.5 s | {med(chat):.2f} s | "
-          + ", ".join(f"{x:.2f}" for x in chat) + " |")
+    walls, cpus = [w for w, _ in chat], [c for _, c in chat]
+    print(f"| (a) `chat`: process start -> first streamed text | <= 1.5 s | {med(walls):.2f} s | "
+          + ", ".join(f"{x:.2f}" for x in walls) + " |")
+    print(f"| (a) the same: CPU time (user + system) the process used by its first text | - | "
+          f"{med(cpus):.2f} s | " + ", ".join(f"{x:.2f}" for x in cpus) + " |")
     turns = [t for _, _, t, _ in tools]
     print(f"| (b) five parallel 1 s tools: first turn in a fresh process (`run()` -> "
           f"`message_complete`) | <= 1.3 s | {med(turns):.2f} s | "
