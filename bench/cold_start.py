@@ -10,8 +10,8 @@
     ``message_complete`` (goal <= 1.3 s), and from process start to the end of the turn.
 
 Every run is a new process; runs alternate (a), (b), and the medians are reported. Run
-from the repository root: ``python bench/cold_start.py [--runs 5]``; prints a markdown table
-and writes the raw runs to ``bench/results/cold_start.json``.
+from the repository root: ``python bench/cold_start.py [--runs 5] [--source DIR]``; prints a
+markdown table and writes the raw runs to ``bench/results/cold_start.json``.
 """
 
 from __future__ import annotations
@@ -59,10 +59,17 @@ anyio.run(main)
 """.replace("MODEL_ID", MODEL)
 
 
+#: ``--source DIR``: run the children against the package in DIR (e.g. an older commit,
+#: ``git archive <commit> jupyter_assistant | tar -x -C DIR``) instead of the installed one.
+SOURCE: str | None = None
+
+
 def _env(base_url: str) -> dict[str, str]:
     env = {**os.environ, "ANTHROPIC_BASE_URL": base_url,
            "ANTHROPIC_API_KEY": os.environ.get("ANTHROPIC_API_KEY", "sk-bench-local")}
     env.pop("PYTHONPATH", None)
+    if SOURCE:
+        env["PYTHONPATH"] = SOURCE
     return env
 
 
@@ -107,9 +114,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--out", type=Path, default=HERE / "results" / "cold_start.json")
+    p.add_argument("--source", metavar="DIR", default=None,
+                   help="run the children against the jupyter_assistant package in DIR")
     args = p.parse_args()
+    global SOURCE
+    SOURCE = str(Path(args.source).resolve()) if args.source else None
 
-    from jupyter_assistant.testing import AnthropicServer
+    from jupyter_assistant.testing import AnthropicServer  # the peer: always this checkout's
 
     chat: list[tuple[float, float]] = []
     tools: list[tuple[float, float, float, float]] = []
@@ -125,6 +136,7 @@ def main() -> None:
 
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "source": SOURCE or "installed",
         "machine": f"{platform.machine()}, {os.cpu_count()} cpu, {platform.platform()}, "
                    f"Python {platform.python_version()}, anthropic {anthropic.__version__}, "
                    f"pandas {pandas.__version__}",
