@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ def chat_first_text(base_url: str) -> tuple[float, float]:
     cmd += ["chat", "Why is step 3 slow?", "--model", f"anthropic:{MODEL}"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_env(base_url), stdout=subprocess.PIPE,
+                            cwd=tempfile.gettempdir(),
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, bufsize=0)
     assert proc.stdout is not None
     first = proc.stdout.read(1)
@@ -103,8 +105,10 @@ def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
     ``Assistant`` made), from ``run()`` to ``message_complete``, and from the first line to
     the end of the turn, measured inside a fresh interpreter (its own start-up, about
     20 ms, is not counted)."""
+    # (not run from the repository root: `-c` puts the working directory first on sys.path)
     out = subprocess.run([sys.executable, "-c", _WORKER], env=_env(base_url),
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120,
+                         cwd=tempfile.gettempdir())
     assert out.returncode == 0, out.stderr[-2000:]
     imported, made, turn, total = (float(x) for x in out.stdout.split())
     return imported, made, turn, total
