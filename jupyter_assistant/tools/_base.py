@@ -183,8 +183,8 @@ class Tool:
 
         Raises :class:`~jupyter_assistant.exceptions.ToolError` for missing or unexpected
         arguments (code ``tool_error``) and for arguments that do not match
-        :attr:`input_schema` (JSON Schema 2020-12, e.g. a string for a ``number``; code
-        ``invalid_input``); otherwise whatever the tool raises.
+        :attr:`input_schema` (JSON Schema, checked by ``fastjsonschema``, e.g. a string for a
+        ``number``; code ``invalid_input``); otherwise whatever the tool raises.
         """
         if not isinstance(arguments, Mapping):
             raise ToolError(f"{self.name}: arguments must be a JSON object, "
