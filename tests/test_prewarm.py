@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 _CODE = """
 import sys, threading
@@ -42,3 +43,21 @@ def test_prewarm_of_a_bad_spec_does_not_raise() -> None:
     # the turn reports an unknown provider (ConfigError); prewarm only does what it can
     assert _run("nonsense:model") == (
         "[] ['fastjsonschema', 'jupyter_assistant.tools.trace_tools', 'pandas']")
+
+
+def test_the_chat_command_prewarms_its_model_first(monkeypatch: Any,
+                                                   capsys: Any) -> None:
+    import jupyter_assistant
+    from jupyter_assistant import cli
+
+    calls: list[tuple[Any, ...]] = []
+    real = jupyter_assistant.prewarm
+
+    def spy(model: Any = None, **kwargs: Any) -> Any:
+        calls.append((model, kwargs))
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(jupyter_assistant, "prewarm", spy)
+    assert cli.main(["chat", "what are the hotspots?", "--model", "offline"]) == 0
+    assert calls == [("offline", {"tools": False})]
+    assert "No language model is configured" in capsys.readouterr().out
