@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "Assistant": "jupyter_assistant.orchestrator",
     "AssistantConfig": "jupyter_assistant.config",
     "tool": "jupyter_assistant.tools",
+    "prewarm": "jupyter_assistant._prewarm",
     # traces
     "Trace": "jupyter_assistant.traces",
     "compare_traces": "jupyter_assistant.traces.analysis.compare",
@@ -60,10 +61,12 @@ __all__ = [
     "detect_format",
     "diagnose",
     "load_trace",
+    "prewarm",
     "tool",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from ._prewarm import prewarm
     from .config import AssistantConfig
     from .events import Event, EventType
     from .exceptions import (

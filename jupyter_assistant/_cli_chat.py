@@ -142,6 +142,10 @@ async def _chat(args: argparse.Namespace, question: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chat``; returns the exit status (0 answered, 1 error or cancelled)."""
+    from . import prewarm
+
+    # the provider's SDK is imported in the background while this thread imports the rest
+    prewarm(args.model, tools=False)
     import anyio
 
     question = sys.stdin.read() if args.question == "-" else args.question

@@ -90,24 +90,9 @@ def run(args: argparse.Namespace) -> int:
         _write(orjson.dumps(table.to_dict(orient="records"),
                             option=orjson.OPT_SERIALIZE_NUMPY))
         return 0
-    from .traces._text import (
-        display_unit,
-        format_count,
-        format_pct,
-        format_us,
-        md_table,
-        value_unit,
-    )
+    from .traces import hotspots_markdown
 
-    token = value_unit.set(display_unit(trace.metadata.get("unit")))  # samples, bytes, ...
-    try:
-        rows = [[str(r["name"]), format_count(r["count"]), format_us(r["self_dur"]),
-                 format_pct(r["self_pct"]), format_us(r["total_dur"])]
-                for r in table.to_dict(orient="records")]
-    finally:
-        value_unit.reset(token)
-    _write(md_table(["name", "count", "self time", "% of self time", "total time"], rows,
-                    "lrrrr"))
+    _write(hotspots_markdown(table, trace.metadata.get("unit")))  # samples, bytes, ...
     return 0
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from . import __version__
 from .exceptions import AssistantError, TraceFormatError
@@ -46,12 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
+    """Warnings (e.g. a file of a trace folder left out) as one line each, like errors."""
+    print(f"jupyter-assistant: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args))
+        with warnings.catch_warnings():  # restores the caller's warning display afterwards
+            warnings.showwarning = _show_warning
+            return int(args._run(args))
     except TraceFormatError as exc:
         print(f"jupyter-assistant: cannot read trace: {exc}", file=sys.stderr)
         return 2

@@ -145,4 +145,4 @@ class ConfigError(AssistantError, ValueError):
     """Raised when configuration is missing or inconsistent (unknown model prefix, bad URL, a
     limit or timeout out of range, an unknown setting); also a ``ValueError``."""
 
-    code = "config_error"
+    code = "config"

@@ -114,3 +114,31 @@ def test_ctrl_c_cancels_the_turn(anthropic: AnthropicServer) -> None:
     assert time.monotonic() - t0 < 5
     assert "cancelled" in err
     assert len((first + out).split()) < 400  # stopped before the whole answer
+
+
+def test_anthropic_without_a_key_ends_in_an_auth_error_saying_how_to_fix_it(
+        anthropic: AnthropicServer, tmp_path: Path) -> None:
+    # no ANTHROPIC_* credentials, no profile (HOME and XDG config point to an empty folder)
+    env = _env(ANTHROPIC_BASE_URL=anthropic.base_url, HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    p = chat("hi", "--model", "anthropic:claude-sonnet-5-5", "--json", env=env)
+    assert p.returncode == 1, p.stderr
+    events = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [e["type"] for e in events] == ["session_started", "error"]
+    err = events[-1]["data"]
+    assert err["code"] == "auth" and err["retryable"] is False
+    assert "ANTHROPIC_API_KEY is not set" in err["message"]
+    assert "export ANTHROPIC_API_KEY=" in err["message"] and "--model offline" in err["message"]
+    assert "TypeError" not in err["message"]
+    assert anthropic.requests == []  # nothing was sent without credentials
+    # the same as plain text: one line on stderr with the code
+    p = chat("hi", "--model", "anthropic:claude-sonnet-5-5", env=env)
+    assert p.returncode == 1 and "jupyter-assistant: auth: No Anthropic API key" in p.stderr
+
+
+def test_openai_without_a_base_url_fails_at_once_naming_the_setting() -> None:
+    p = chat("hi", "--model", "openai:llama3.1", timeout=60)
+    assert p.returncode == 1
+    assert "jupyter-assistant: config: 'openai:llama3.1' needs the base URL" in p.stderr
+    assert "OPENAI_BASE_URL" in p.stderr and "c.AssistantConfig.openai_base_url" in p.stderr
+    assert "attempts" not in p.stderr  # no retries of a connection that cannot work

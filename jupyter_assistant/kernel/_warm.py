@@ -1,10 +1,11 @@
 """Warming the first turn: ``%load_ext`` imports, in a background thread, what the first
-``%assistant`` would otherwise wait for (the provider SDK, the JSON Schema validator, pandas
-and the orchestrator), so the first answer does not pay seconds of imports.
+``%assistant`` would otherwise wait for (what :func:`jupyter_assistant.prewarm` imports for
+any process: the provider SDK, the tool-input validator, the built-in tools with pandas; plus
+the kernel's own store and widget modules), so the first answer does not pay seconds of
+imports.
 
-One function on purpose: it is the single place to swap for a shared warm-up helper. After the
-imports it runs ``then`` (``%load_ext`` passes ``AssistantMagics.prepare``: open the store and
-make the default assistant), so the first turn only connects and streams.
+After the imports it runs ``then`` (``%load_ext`` passes ``AssistantMagics.prepare``: open the
+store and make the default assistant), so the first turn only connects and streams.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ __all__ = ["WARM_MODULES", "warm_up"]
 
 log = logging.getLogger(__name__)
 
-#: Modules imported by :func:`warm_up`, in order.
-WARM_MODULES = ("jupyter_assistant.orchestrator", "jupyter_assistant.tools.trace_tools",
-                "jupyter_assistant.store.sqlite", "anthropic", "jsonschema", "ipywidgets",
-                "anywidget")
+#: Modules imported by :func:`warm_up` after :func:`jupyter_assistant.prewarm`'s, in order.
+WARM_MODULES = ("jupyter_assistant.orchestrator", "jupyter_assistant.store.sqlite",
+                "ipywidgets", "anywidget")
 
 
 def warm_up(then: Callable[[], object] | None = None) -> threading.Thread:
@@ -30,6 +30,9 @@ def warm_up(then: Callable[[], object] | None = None) -> threading.Thread:
     failed reports it."""
 
     def run() -> None:
+        from .. import prewarm
+
+        prewarm().join()  # the provider the default Assistant picks, and the built-in tools
         for name in WARM_MODULES:
             try:
                 importlib.import_module(name)

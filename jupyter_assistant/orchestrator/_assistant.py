@@ -31,8 +31,7 @@ import anyio.lowlevel
 from ..config import AssistantConfig
 from ..events import Event
 from ..exceptions import AssistantError, InputError, ModelError, NotFoundError
-from ..store import ModelCallRecord, Store, TelemetryStore, open_store
-from ..store._util import new_id
+from ..store import ModelCallRecord, Store, TelemetryStore, new_id, open_store
 from ._context import collect_tools, resolve_traces, system_prompt
 from ._emitter import Emitter
 from ._history import append_message, build_history
@@ -40,8 +39,7 @@ from ._message_input import validate_message
 from ._retry import RetryPolicy
 from ._telemetry import ModelCallTimer, write_chrome_trace
 from ._turn import TurnRunner, TurnSpec
-from .providers import ModelProvider, create_provider, default_model_spec
-from .providers._base import MessageDone, ModelRequest
+from .providers import MessageDone, ModelProvider, ModelRequest, create_provider, default_model_spec
 
 __all__ = ["Assistant"]
 
@@ -109,12 +107,14 @@ class Assistant:
             max_message_chars=max_message_chars, tool_output_chars=tool_output_chars,
             auto_approve=auto_approve, system_prompt=system_prompt,
             include_default_tools=include_default_tools)
+        # tools first: a caller that prewarmed the provider's SDK (``prewarm``) imports the
+        # tools (pandas) here meanwhile
+        self.tools = collect_tools(tools, include_default=bool(self.config.include_default_tools))
         if isinstance(model, ModelProvider):
             self.provider = model
         else:
             self.provider = create_provider(model or default_model_spec(self.config),
                                             config=self.config)
-        self.tools = collect_tools(tools, include_default=bool(self.config.include_default_tools))
         self._owns_store = store is None
         self.store: Store = store if store is not None else open_store(self.config.store_url)
         self.root = Path(root) if root is not None else Path.cwd()

@@ -28,10 +28,9 @@ import anyio.to_thread
 
 from ..config import AssistantConfig
 from ..exceptions import ToolError
-from ..store import TelemetryStore, ToolCallRecord
-from ..store._util import new_id
+from ..store import TelemetryStore, ToolCallRecord, new_id
 from ..tools import Tool, ToolContext
-from .providers._base import ToolUsePart
+from .providers import ToolUsePart
 
 __all__ = ["ToolExecutor", "ToolOutcome", "render_output", "truncate_output"]
 
@@ -81,7 +80,7 @@ def render_output(value: Any) -> str:
 
         if isinstance(value, pd.DataFrame):
             try:
-                from ..tools._render import render_table
+                from ..tools import render_table
 
                 return str(render_table(value))
             except Exception:

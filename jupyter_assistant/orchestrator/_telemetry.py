@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store import ModelCallRecord, TelemetryStore, ToolCallRecord
-from ..store._util import new_id
-from .providers._base import ModelPrice, Usage
+from ..store import ModelCallRecord, TelemetryStore, ToolCallRecord, new_id
+from .providers import ModelPrice, Usage
 
 __all__ = [
     "MODEL_CALL_ATTRIBUTES",

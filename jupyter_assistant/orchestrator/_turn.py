@@ -32,7 +32,7 @@ from ._executor import ToolExecutor, ToolOutcome
 from ._history import append_message, tool_result_block
 from ._retry import RetryPolicy
 from ._telemetry import ModelCallTimer
-from .providers._base import (
+from .providers import (
     MessageDone,
     ModelProvider,
     ModelRequest,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from .providers._base import ModelPrice
+from .providers import ModelPrice
 
 __all__ = ["PRICES", "PRICES_SOURCE", "price_for"]
 

@@ -1,7 +1,8 @@
 """Turns that run in the background, owned by the server, not by an HTTP request.
 
-A chat request starts a turn here and only *reads* its events: the turn is an asyncio task
-held by :class:`TurnRegistry` (session id -> :class:`RunningTurn`), the orchestrator appends
+A chat request starts a turn here and only *reads* its events: the turn is a task of the anyio
+task group the extension owns (:meth:`TurnRegistry.attach`), held by :class:`TurnRegistry`
+(session id -> :class:`RunningTurn`, with the turn's own cancel scope), the orchestrator appends
 every event to the store before it yields it, and the registry keeps the events of the turn
 in memory for the readers that follow it live. A client that disconnects does not cancel
 the turn; it resumes from the store (``GET sessions/{id}/events``) and gets exactly the
@@ -9,19 +10,19 @@ events it missed, by ``seq``.
 
 On shutdown :meth:`TurnRegistry.shutdown` cancels every running turn through the
 orchestrator (each ends with a stored ``cancelled`` event and status ``cancelled``) and waits
-for them; a turn that does not finish within the grace period is cancelled hard and its
-session marked ``interrupted``.
+for them; a turn that does not finish within the grace period is cancelled hard (its cancel
+scope) and its session marked ``interrupted``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio
+import anyio.abc
 
 from ..events import Event
 from ..exceptions import AssistantError, StoreError
@@ -51,8 +52,10 @@ class RunningTurn:
     cancel: CancelFn
     events: list[Event] = field(default_factory=list)
     done: bool = False
-    task: asyncio.Task[None] | None = None
+    #: Cancelling it stops the turn hard (shutdown after the grace period).
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     _waiters: set[anyio.Event] = field(default_factory=set)
+    _finished: anyio.Event = field(default_factory=anyio.Event)
 
     @property
     def last_seq(self) -> int:
@@ -75,7 +78,12 @@ class RunningTurn:
 
     def finish(self) -> None:
         self.done = True
+        self._finished.set()
         self._wake()
+
+    async def wait_finished(self) -> None:
+        """Return once the turn's task has ended."""
+        await self._finished.wait()
 
     def add_waiter(self, waiter: anyio.Event) -> None:
         """``waiter`` is set at the next event (or at the end of the turn)."""
@@ -103,6 +111,11 @@ class TurnRegistry:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._turns: dict[str, RunningTurn] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    def attach(self, task_group: anyio.abc.TaskGroup | None) -> None:
+        """Run turns in ``task_group`` (the extension's); ``None``: start no more turns."""
+        self._tg = task_group
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -118,18 +131,29 @@ class TurnRegistry:
 
     def start(self, session_id: str, user_id: str, run: TurnFactory,
               cancel: CancelFn) -> RunningTurn:
-        """Start ``run(session_id)`` as a background task; raises :class:`StoreError`
-        (code ``conflict``) when a turn of that session is already running."""
+        """Start ``run(session_id)`` as a task of the attached task group; raises
+        :class:`StoreError` with code ``conflict`` when a turn of that session is already
+        running, ``unavailable`` when no task group is attached (the server is stopping)."""
         if session_id in self._turns:
             raise StoreError(f"a turn of session {session_id!r} is already running",
                              code="conflict")
+        if self._tg is None:
+            raise StoreError("the assistant is stopping and starts no new turns; try again "
+                             "in a moment", code="unavailable")
         turn = RunningTurn(session_id=session_id, user_id=user_id, cancel=cancel)
         self._turns[session_id] = turn
-        turn.task = asyncio.get_running_loop().create_task(
-            self._drive(turn, run), name=f"assistant-turn-{session_id}")
+        self._tg.start_soon(self._drive, turn, run, name=f"assistant-turn-{session_id}")
         return turn
 
     async def _drive(self, turn: RunningTurn, run: TurnFactory) -> None:
+        try:
+            with turn.scope:
+                await self._pump(turn, run)
+        finally:
+            self._turns.pop(turn.session_id, None)
+            turn.finish()
+
+    async def _pump(self, turn: RunningTurn, run: TurnFactory) -> None:
         events = run(turn.session_id)
         try:
             try:
@@ -145,7 +169,7 @@ class TurnRegistry:
             if turn.terminal is None:
                 await self._fail(turn, "internal_error",
                                  "the turn ended without a terminal event")
-        except asyncio.CancelledError:
+        except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await self._fail(turn, "interrupted",
                                  "the server stopped before the turn ended", status="interrupted",
@@ -157,9 +181,6 @@ class TurnRegistry:
         except Exception as exc:
             log.exception("turn %s crashed", turn.session_id)
             await self._fail(turn, "internal_error", f"{type(exc).__name__}: {exc}")
-        finally:
-            self._turns.pop(turn.session_id, None)
-            turn.finish()
 
     async def _fail(self, turn: RunningTurn, code: str, message: str, *,
                     status: str = "error", retryable: bool = False) -> None:
@@ -191,8 +212,10 @@ class TurnRegistry:
         return bool(await turn.cancel(session_id, "user"))
 
     async def shutdown(self, grace: float = 5.0) -> None:
-        """Cancel every running turn and wait up to ``grace`` seconds for them to end; then
-        cancel what is left hard (its session is marked ``interrupted``)."""
+        """Start no more turns; cancel every running turn and wait up to ``grace`` seconds
+        for them to end; then cancel what is left hard (its session is marked
+        ``interrupted``) and wait up to ``grace`` seconds more."""
+        self._tg = None
         turns = self.running()
         if not turns:
             return
@@ -202,9 +225,17 @@ class TurnRegistry:
                 await turn.cancel(turn.session_id, "shutdown")
             except Exception:
                 log.exception("cancel of turn %s failed", turn.session_id)
-        tasks = [t.task for t in turns if t.task is not None]
-        _, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=grace)
+        if not await _wait_all(turns, grace):
+            for turn in turns:
+                if not turn.done:
+                    turn.scope.cancel()
+            await _wait_all(turns, grace)
+
+
+async def _wait_all(turns: list[RunningTurn], timeout: float) -> bool:
+    """Wait up to ``timeout`` s for every turn's task to end; True if they all did."""
+    with anyio.move_on_after(timeout):
+        for turn in turns:
+            await turn.wait_finished()
+        return True
+    return False

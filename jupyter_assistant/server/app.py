@@ -12,9 +12,11 @@ attributes that the handlers reach as ``self.app.<service>``:
 - :attr:`AssistantApp.traces` — uploaded traces;
 - :attr:`AssistantApp.turns` — the turns running in this process.
 
-At start the store is opened and sessions left ``running`` by a server that died are marked
-``interrupted`` (:mod:`._recovery`); at stop the running turns are cancelled, the store is
-closed.
+At start the store is opened, sessions left ``running`` by a server that died are marked
+``interrupted`` (:mod:`._recovery`), and the task that owns the extension's anyio task group
+starts: every background turn (and, on a shared store, the sweeper of dead servers' sessions)
+runs in that group. At stop the running turns are cancelled, the group is closed, the store
+is closed.
 """
 
 from __future__ import annotations
@@ -204,12 +206,22 @@ class AssistantApp(ExtensionApp):
     turns: TurnRegistry
     _is_ready = False
     _ready_lock: asyncio.Lock | None = None
-    _sweeper: asyncio.Task[None] | None = None
+    #: The one asyncio task the extension creates: it owns the anyio task group that every
+    #: background turn (and the shared store's sweeper) runs in (:meth:`_run_tasks`).
+    _tasks_owner: asyncio.Task[None] | None = None
+    _tasks_stop: anyio.Event | None = None
     _stopping: asyncio.Task[None] | None = None
+    _prewarm_threads: list[threading.Thread] = []  # noqa: RUF012 - replaced, never mutated
 
     def initialize_settings(self) -> None:
         """Build the services (nothing is opened or started yet: see :meth:`ready`)."""
+        from .. import prewarm
         from ..store import RateLimiter, open_store
+
+        # the SDKs of the models requests may name, and the built-in tools, are imported in
+        # the background from now on, not in the event loop at the first chat
+        self._prewarm_threads = [prewarm(spec or None, config=self.assistant_config)
+                                 for spec in dict.fromkeys([self.model, *self.allowed_models])]
 
         self.store = open_store(self._store_url())
         self.rate_limiter = RateLimiter(self._rate_limit_storage(),
@@ -304,15 +316,38 @@ class AssistantApp(ExtensionApp):
             await recover_interrupted_sessions(
                 self.store, running_here=self.turns,
                 stale_after=self._stale_after() if self.shared_store else None)
+            await self._start_tasks()
             self._is_ready = True
+
+    async def _start_tasks(self) -> None:
+        """Start the task that owns the extension's task group; return once turns can run."""
+        if self._tasks_owner is not None and not self._tasks_owner.done():
+            return
+        started = anyio.Event()
+        self._tasks_stop = anyio.Event()
+        # Jupyter's event loop is plain asyncio (tornado), so the root of the extension's
+        # structured concurrency is one task; everything else is in its anyio task group
+        self._tasks_owner = asyncio.get_running_loop().create_task(
+            self._run_tasks(started, self._tasks_stop), name="jupyter-assistant-tasks")
+        await started.wait()
+
+    async def _run_tasks(self, started: anyio.Event, stop: anyio.Event) -> None:
+        async with anyio.create_task_group() as tg:
+            self.turns.attach(tg)
+            if self.shared_store:
+                tg.start_soon(self._sweep, name="jupyter-assistant-sweep")
+            started.set()
+            try:
+                await stop.wait()
+            finally:
+                self.turns.attach(None)
+                tg.cancel_scope.cancel()  # the sweeper; turns were ended by turns.shutdown
 
     def _stale_after(self) -> float:
         return self.turn_deadline + _STALE_MARGIN_S
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         await self.ready()
-        if self.shared_store:
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         self._stop_on_sigint(serverapp)
 
     def _stop_on_sigint(self, serverapp: Any) -> None:
@@ -356,12 +391,13 @@ class AssistantApp(ExtensionApp):
         await asyncio.shield(self._stopping)
 
     async def _stop_services(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
         await self.turns.shutdown(self.shutdown_grace)
+        owner, self._tasks_owner = self._tasks_owner, None
+        if owner is not None:
+            if self._tasks_stop is not None:
+                self._tasks_stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await owner
         for assistant in self._assistants.values():
             close = getattr(assistant, "aclose", None)
             if close is not None:

@@ -20,7 +20,7 @@ from ._records import (
     SessionRecord,
     ToolCallRecord,
 )
-from ._util import MAX_PAGE_VALUE
+from ._util import MAX_PAGE_VALUE, new_id
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -45,6 +45,7 @@ __all__ = [
     "Store",
     "TelemetryStore",
     "ToolCallRecord",
+    "new_id",
     "open_store",
 ]
 

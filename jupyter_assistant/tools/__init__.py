@@ -21,6 +21,7 @@ __all__ = [
     "WebSearchBackend",
     "default_tools",
     "load_entry_point_tools",
+    "render_table",
     "tool",
 ]
 
@@ -28,6 +29,7 @@ _LAZY: dict[str, str] = {
     "ENTRY_POINT_GROUP": "._registry",
     "default_tools": "._registry",
     "load_entry_point_tools": "._registry",
+    "render_table": "._render",
     "BraveSearchBackend": ".web_search",
     "SearchResult": ".web_search",
     "WebSearchBackend": ".web_search",
@@ -35,6 +37,7 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._registry import ENTRY_POINT_GROUP, default_tools, load_entry_point_tools
+    from ._render import render_table
     from .web_search import BraveSearchBackend, SearchResult, WebSearchBackend
 
 

@@ -30,6 +30,7 @@ import anyio.to_thread
 
 from ..exceptions import ToolError
 from ._threads import run_sync_tool
+from ._validate import compile_validator
 
 __all__ = ["Tool", "ToolContext", "tool"]
 
@@ -158,29 +159,19 @@ class Tool:
     _validator: Any = field(default=None, init=False, repr=False, compare=False)
 
     def _build_validator(self) -> None:
-        """Import jsonschema and check the schema (seconds on a cold process: called in a
-        worker thread, never on the event loop)."""
-        import jsonschema  # imported on first use: it takes a while
-
+        """Compile the input schema's validator (called in a worker thread on first use,
+        never on the event loop)."""
         if self._validator is None:
-            try:
-                jsonschema.Draft202012Validator.check_schema(self.input_schema)
-                self._validator = jsonschema.Draft202012Validator(self.input_schema)
-            except jsonschema.SchemaError:  # a hand-made schema that is not JSON Schema
-                self._validator = False
+            self._validator = compile_validator(self.input_schema)
 
     def _validate(self, arguments: Mapping[str, Any]) -> None:
-        import jsonschema
-
         if self._validator is None:
             self._build_validator()
         if self._validator is False:
             return
-        error = jsonschema.exceptions.best_match(self._validator.iter_errors(dict(arguments)))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "the input"
-            raise ToolError(f"{self.name}: invalid input at {where}: {error.message}",
-                            code="invalid_input")
+        problem = self._validator(dict(arguments))
+        if problem is not None:
+            raise ToolError(f"{self.name}: invalid input at {problem}", code="invalid_input")
 
     def definition(self) -> dict[str, Any]:
         """The Anthropic Messages API tool definition: ``{"name", "description",
@@ -198,8 +189,8 @@ class Tool:
 
         Raises :class:`~jupyter_assistant.exceptions.ToolError` for missing or unexpected
         arguments (code ``tool_error``) and for arguments that do not match
-        :attr:`input_schema` (JSON Schema 2020-12, e.g. a string for a ``number``; code
-        ``invalid_input``); otherwise whatever the tool raises.
+        :attr:`input_schema` (JSON Schema, checked by ``fastjsonschema``, e.g. a string for a
+        ``number``; code ``invalid_input``); otherwise whatever the tool raises.
         """
         if not isinstance(arguments, Mapping):
             raise ToolError(f"{self.name}: arguments must be a JSON object, "

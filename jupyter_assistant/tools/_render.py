@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..traces import shorten_name
+
 __all__ = ["MAX_CELL_CHARS", "MAX_TABLE_ROWS", "fmt_number", "fmt_us", "render_table"]
 
 #: Largest number of rows a rendered table shows.
 MAX_TABLE_ROWS = 200
-#: Longest cell text before it is cut with an ellipsis.
+#: Longest cell text before it is shortened with a middle ellipsis (``traces.shorten_name``).
 MAX_CELL_CHARS = 80
 
 
@@ -66,10 +68,7 @@ def _cell(value: Any, max_chars: int) -> str:
         text = fmt_number(value)
     else:
         text = "" if value is pd.NA or value is pd.NaT else str(value)
-    text = text.replace("\n", " ").replace("|", "\\|")
-    if len(text) > max_chars:
-        text = text[: max_chars - 1] + "…"
-    return text
+    return shorten_name(text.replace("\n", " "), max_chars).replace("|", "\\|")
 
 
 def render_table(

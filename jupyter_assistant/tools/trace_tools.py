@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ToolError
+from ..traces import shorten_name
 from ..traces.analysis import (
     compare_traces as _compare,
 )
@@ -42,6 +43,15 @@ __all__ = ["compare_traces", "diagnose", "get_trace", "gpu_breakdown", "hotspots
 
 _NO_TRACE_HINT = ("none (load one with `%assistant load PATH`, `--trace PATH` on the command "
                   "line, or the `trace=` argument)")
+
+
+#: Longest slice name in a tool's first line (the headline the offline provider quotes);
+#: tables cut at ``MAX_CELL_CHARS``. Longer names get a middle ellipsis.
+HEADLINE_NAME_CHARS = 120
+
+
+def _name(name: Any) -> str:
+    return shorten_name(name, HEADLINE_NAME_CHARS)
 
 
 def get_trace(ctx: ToolContext, trace_id: str = "current") -> Any:
@@ -166,7 +176,7 @@ def hotspots(trace: str = "current", n: int = 15,
         return f"No slices match ({considered}) in trace {trace!r}."
     top = table.iloc[0]
     head = (f"Top {len(table)} slice names of trace {trace!r} by {by} ({considered}): "
-            f"`{top['name']}` leads with {fmt_us(top['self_dur'])} self time "
+            f"`{_name(top['name'])}` leads with {fmt_us(top['self_dur'])} self time "
             f"({top['self_pct']:.1f}% of the self time considered), "
             f"{fmt_us(top['total_dur'])} inclusive, {int(top['count']):,} calls.")
     shown = table.rename(columns={"self_dur": "self (µs)", "total_dur": "total (µs)",
@@ -224,11 +234,11 @@ def slice_details(trace: str = "current", row: int | None = None, name: str | No
         m = t.threads[(t.threads["pid"] == r["pid"]) & (t.threads["tid"] == r["tid"])]
         if len(m):
             thread = f" ({m.iloc[0]['thread_name']}, {m.iloc[0]['kind']})"
-    lines = [f"Slice row {row}: `{r['name']}` (cat {str(r['cat']) or '-'}) on pid {r['pid']} "
-             f"tid {r['tid']}{thread}: starts at {r['ts']:,.3f} µs, lasts {fmt_us(r['dur'])}, "
-             f"self time {fmt_us(r['self_dur'])}, depth {int(r['depth'])}. The name occurs "
-             f"{len(same):,} times: total {fmt_us(same.sum())}, mean {fmt_us(same.mean())}, "
-             f"max {fmt_us(same.max())}."]
+    lines = [f"Slice row {row}: `{_name(r['name'])}` (cat {str(r['cat']) or '-'}) on pid "
+             f"{r['pid']} tid {r['tid']}{thread}: starts at {r['ts']:,.3f} µs, lasts "
+             f"{fmt_us(r['dur'])}, self time {fmt_us(r['self_dur'])}, depth {int(r['depth'])}. "
+             f"The name occurs {len(same):,} times: total {fmt_us(same.sum())}, mean "
+             f"{fmt_us(same.mean())}, max {fmt_us(same.max())}."]
     args = r.get("args") if "args" in ev.columns else None
     if isinstance(args, dict) and args:
         text = json.dumps(args, default=str)
@@ -277,7 +287,7 @@ def thread_breakdown(trace: str = "current", n: int = 15, min_gap_us: float = 10
     if len(gaps):
         g = gaps.iloc[0]
         head += (f" Longest idle gap: {fmt_us(g['gap_us'])} on {g['thread_name']}, after "
-                 f"`{g['before']}` and before `{g['after']}`.")
+                 f"`{_name(g['before'])}` and before `{_name(g['after'])}`.")
     cols = [c for c in ("rank", "thread_name", "kind", "pid", "tid", "busy_us", "idle_us",
                         "busy_pct", "slices") if c in util.columns]
     out = [head, "", render_table(util[cols].rename(columns={
@@ -421,10 +431,10 @@ def compare_traces(base: str, test: str = "current", n: int = 15, *, ctx: ToolCo
     if len(worse):
         w = worse.iloc[0]
         pct = "" if pd.isna(w["delta_pct"]) else f", {w['delta_pct']:+.1f}%"
-        head += f" Biggest regression: `{w['name']}` +{fmt_us(w['delta_us'])}{pct}."
+        head += f" Biggest regression: `{_name(w['name'])}` +{fmt_us(w['delta_us'])}{pct}."
     if len(better):
         g = better.iloc[0]
-        head += (f" Biggest improvement: `{g['name']}` -{fmt_us(-g['delta_us'])}, "
+        head += (f" Biggest improvement: `{_name(g['name'])}` -{fmt_us(-g['delta_us'])}, "
                  f"{g['delta_pct']:+.1f}%.")
     cols = ["name", "count_a", "count_b", "self_dur_a", "self_dur_b", "delta_us", "delta_pct"]
     return head + "\n\n" + render_table(diff[cols].rename(columns={

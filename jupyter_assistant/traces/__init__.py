@@ -1,9 +1,10 @@
 """The trace engine: importers for Chrome/DevTools/Kineto, speedscope, folded stacks and
 cProfile into one pandas slice table (:class:`Trace`), its analyses and its summary."""
 
-from ._load import DEFAULT_MAX_BYTES, FORMATS, detect_format, load_trace
+from ._load import DEFAULT_MAX_BYTES, FORMATS, TraceLoadWarning, detect_format, load_trace
 from ._model import Trace
 from ._slices import build_slice_table, slices_from_stacks
+from ._text import hotspots_markdown, shorten_name
 from .analysis import compare_traces
 from .chrome import read_chrome
 from .cprofile import read_cprofile
@@ -18,16 +19,19 @@ __all__ = [
     "FORMATS",
     "Summary",
     "Trace",
+    "TraceLoadWarning",
     "build_slice_table",
     "compare_traces",
     "detect_format",
     "diagnose",
+    "hotspots_markdown",
     "load_trace",
     "read_chrome",
     "read_cprofile",
     "read_cpuprofile",
     "read_folded",
     "read_speedscope",
+    "shorten_name",
     "slices_from_stacks",
     "summarize",
 ]

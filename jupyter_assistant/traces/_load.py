@@ -7,6 +7,7 @@ import io
 import os
 import re
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -19,7 +20,15 @@ from ._heap import TRIM_MIN_BYTES, trim_heap
 from ._model import Trace
 from ._source import open_source
 
-__all__ = ["CACHE_MIN_BYTES", "DEFAULT_MAX_BYTES", "FORMATS", "detect_format", "load_trace"]
+__all__ = ["CACHE_MIN_BYTES", "DEFAULT_MAX_BYTES", "FORMATS", "TraceLoadWarning",
+           "detect_format", "load_trace"]
+
+
+class TraceLoadWarning(UserWarning):
+    """Warned when :func:`load_trace` leaves part of its input out: a file in a trace folder
+    that is not a trace it can read (e.g. a PyTorch execution trace beside the Kineto
+    trace, as in HTA's ``execution_trace`` folder). The trace's ``metadata["skipped"]``
+    lists such files, and its summary mentions them."""
 
 #: Largest uncompressed trace accepted by default, in bytes (2 GiB). A gzip member that
 #: inflates past it is refused without inflating further (gzip-bomb guard).
@@ -244,8 +253,11 @@ def _load_any(source: Any, format: str | None, max_bytes: int, cache: bool | Non
                        if p.is_file() and p.name.endswith(_TRACE_SUFFIXES))
         if not files:
             raise TraceFormatError(str(folder), None, "the folder holds no *.json or *.gz file")
-        return _cached(files, format, cache,
-                       lambda: _load_folder(files, str(folder), format, max_bytes))
+        trace = _cached(files, format, cache,
+                        lambda: _load_folder(files, str(folder), format, max_bytes))
+        for note in trace.metadata.get("skipped") or []:
+            warnings.warn(note, TraceLoadWarning, stacklevel=2)
+        return trace
     if isinstance(source, str) and not os.path.exists(source) and source.lstrip()[:1] in ("[", "{"):
         source = source.encode()
     if isinstance(source, (str, os.PathLike)) and Path(source).is_file():
@@ -256,10 +268,25 @@ def _load_any(source: Any, format: str | None, max_bytes: int, cache: bool | Non
 
 
 def _load_folder(files: list[Path], folder: str, fmt: str | None, max_bytes: int) -> Trace:
-    traces = [_load_one(p, fmt, max_bytes) for p in files]
-    if len(traces) == 1:
-        return traces[0]
-    return _merge_ranks(traces, folder)
+    """The files of ``folder`` as one trace; a file that cannot be read is left out (noted
+    in ``metadata["skipped"]`` and ``["warnings"]``) as long as another one can be; else
+    the first file's error is raised."""
+    traces: list[Trace] = []
+    skipped: list[tuple[Path, TraceFormatError]] = []
+    for p in files:
+        try:
+            traces.append(_load_one(p, fmt, max_bytes))
+        except TraceFormatError as exc:
+            skipped.append((p, exc))
+    if not traces:
+        raise skipped[0][1]
+    trace = traces[0] if len(traces) == 1 else _merge_ranks(traces, folder)
+    if skipped:
+        notes = [f"left out {p.name}: not a trace this reader can read ({exc.problem})"
+                 for p, exc in skipped]
+        trace.metadata["skipped"] = notes
+        trace.metadata["warnings"] = [*notes, *(trace.metadata.get("warnings") or [])]
+    return trace
 
 
 def _cached(files: list[Path], fmt: str | None, cache: bool | None,

@@ -6,9 +6,13 @@ import math
 import re
 from collections.abc import Sequence
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
-__all__ = ["estimate_tokens", "format_count", "format_pct", "format_us", "md_table",
-           "short_name"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["estimate_tokens", "format_count", "format_pct", "format_us", "hotspots_markdown",
+           "md_table", "short_name", "shorten_name"]
 
 # Pieces a BPE tokenizer (Claude's, GPT's) would rarely merge across: letter runs, digit
 # runs, whitespace runs, and single other characters.
@@ -106,11 +110,26 @@ def format_count(n: float) -> str:
     return f"{int(n):,}"
 
 
+def shorten_name(name: object, limit: int = 80) -> str:
+    """``name`` as text of at most ``limit`` characters: a longer name keeps its start
+    (two thirds of the room) and its end around a middle ellipsis ``…``, so that both the
+    kernel or function and its last arguments stay readable (fbgemm kernel names run to
+    ~1,900 characters). The one shortening of names for people and models: markdown
+    tables, summaries, tool headlines; never applied to DataFrames."""
+    text = str(name)
+    limit = max(1, int(limit))
+    if len(text) <= limit:
+        return text
+    room = limit - 1
+    head = -(-2 * room // 3)
+    return text[:head] + "…" + text[len(text) - (room - head):] if room > head else \
+        text[:head] + "…"
+
+
 def short_name(name: str, limit: int = 60) -> str:
-    """``name`` cut to ``limit`` characters (ending in ``…``), with ``|`` and newlines
-    escaped for a markdown table cell."""
-    name = str(name).replace("\n", " ").replace("|", "\\|")
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+    """``name`` shortened to ``limit`` characters (:func:`shorten_name`), with ``|`` and
+    newlines escaped for a markdown table cell."""
+    return shorten_name(str(name).replace("\n", " "), limit).replace("|", "\\|")
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -121,3 +140,19 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]],
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def hotspots_markdown(table: pd.DataFrame, unit: object = None, name_chars: int = 80) -> str:
+    """The markdown table of a :func:`~jupyter_assistant.traces.analysis.hotspots` frame
+    (columns ``name, count, self_dur, self_pct, total_dur``): times with a fitting unit
+    (or counts of ``unit``, a trace's ``metadata["unit"]`` such as ``"samples"``), names
+    shortened to ``name_chars`` characters with :func:`shorten_name`."""
+    token = value_unit.set(display_unit(unit))
+    try:
+        rows = [[short_name(r["name"], name_chars), format_count(r["count"]),
+                 format_us(r["self_dur"]), format_pct(r["self_pct"]), format_us(r["total_dur"])]
+                for r in table.to_dict(orient="records")]
+    finally:
+        value_unit.reset(token)
+    return md_table(["name", "count", "self time", "% of self time", "total time"], rows,
+                    "lrrrr")

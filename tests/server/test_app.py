@@ -71,3 +71,29 @@ async def test_assistant_config_applies_unless_the_app_overrides_it(
     assert r.code == 200 and r.types[-1] == "message_complete"
     assert r.events[0]["data"]["model"].startswith("offline")
     assert "no language model" in r.events[-1]["data"]["text"].lower()
+
+
+@pytest.mark.parametrize("assistant_settings", [{
+    "model": "offline", "allowed_models": ["offline", "anthropic:claude-other"]}])
+async def test_server_start_prewarms_the_sdks_of_the_models_requests_may_name(
+        assistant_app: AssistantApp) -> None:
+    import sys
+
+    threads = assistant_app._prewarm_threads
+    assert [t.name for t in threads] == ["jupyter-assistant-prewarm"] * 2  # offline, anthropic
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    assert "anthropic" in sys.modules and "jupyter_assistant.tools.trace_tools" in sys.modules
+
+
+async def test_turns_run_in_the_task_group_the_extension_owns(assistant_app: AssistantApp,
+                                                              sse: Any) -> None:
+    r = await sse("chat", body={"message": "hello"})
+    assert r.code == 200 and r.types[-1] == "message_complete"
+    owner = assistant_app._tasks_owner
+    assert owner is not None and not owner.done()  # the one root task, owning the group
+    assert assistant_app.turns._tg is not None
+    await assistant_app.stop_extension()
+    assert owner.done() and not owner.cancelled() and owner.exception() is None
+    assert assistant_app.turns._tg is None and assistant_app._tasks_owner is None

@@ -22,7 +22,8 @@ https://platform.claude.com/docs/en/api/errors):
 code                   cause                                                 retryable
 =====================  ====================================================  ==========
 auth                   401 ``authentication_error``, 403 ``permission_error``,  no
-                       no credentials
+                       no credentials (:data:`NO_KEY_MESSAGE`: how to set the key
+                       or run offline; no request is sent)
 rate_limited           429 ``rate_limit_error`` (``retry_after`` from           yes (no for
                        ``retry-after-ms`` / ``retry-after``)                  spend limits)
 overloaded             529 or an in-stream ``overloaded_error``               yes
@@ -70,9 +71,17 @@ from ._base import (
 )
 from ._client import LoopBoundClient
 
-__all__ = ["AnthropicProvider", "map_anthropic_error", "parse_retry_after"]
+__all__ = ["NO_KEY_MESSAGE", "AnthropicProvider", "map_anthropic_error", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
+
+#: The ``auth`` error of a turn when no credentials are configured at all.
+NO_KEY_MESSAGE = (
+    "No Anthropic API key: ANTHROPIC_API_KEY is not set (nor ANTHROPIC_AUTH_TOKEN or an "
+    "Anthropic profile). Set it in the environment of this process, e.g. "
+    "`export ANTHROPIC_API_KEY=sk-ant-...` (keys: https://platform.claude.com/settings/keys), "
+    "or run without a language model: `--model offline` on the command line, "
+    "`c.AssistantConfig.model = \"offline\"` in Jupyter.")
 
 _SPEND_LIMIT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached",
                                 "linked_organization_spend_limit_reached"})
@@ -122,6 +131,8 @@ def map_anthropic_error(exc: BaseException, *, output_started: bool = False) -> 
     if isinstance(exc, anthropic.CredentialsError):
         return ModelError(f"No usable Anthropic credentials: {exc}. Set ANTHROPIC_API_KEY.",
                           code="auth")
+    if isinstance(exc, TypeError) and "authentication method" in str(exc):
+        return ModelError(NO_KEY_MESSAGE, code="auth")  # the SDK's "Could not resolve ..."
     if isinstance(exc, httpx2.TimeoutException):
         return ModelError("The Anthropic stream sent nothing for the stream idle timeout "
                           "(no event, not even a ping).", code="stream_idle_timeout",
@@ -242,6 +253,8 @@ class AnthropicProvider(ModelProvider):
         :class:`ToolUseStartPart` / :class:`ToolUsePart` per ``tool_use`` block, and a final
         :class:`MessageDone` at ``message_stop``. Raises :class:`ModelError`."""
         client = await self._client.get()
+        if _has_no_credentials(client):  # never send a request that must fail
+            raise ModelError(NO_KEY_MESSAGE, code="auth")
         try:
             response_stream = await client.messages.create(**self._request_kwargs(request))
         except Exception as exc:
@@ -269,6 +282,17 @@ class AnthropicProvider(ModelProvider):
             with anyio.move_on_after(1.0, shield=True):
                 await events.aclose()  # type: ignore[attr-defined]
                 await http_response.aclose()
+
+
+def _has_no_credentials(client: Any) -> bool:
+    """True when the SDK client resolved no credentials at all: no API key, no auth token,
+    no credentials provider (profile, workload identity) and no ``Authorization`` header."""
+    if getattr(client, "api_key", None) or getattr(client, "auth_token", None):
+        return False
+    if getattr(client, "credentials", None) is not None:
+        return False
+    headers = getattr(client, "default_headers", None) or {}
+    return not any(str(k).lower() in ("x-api-key", "authorization") for k in headers)
 
 
 class _StreamState:

@@ -16,7 +16,8 @@ that carries tool calls, as Ollama sends, is ``tool_use``) and the usage of the 
 
 The SDK's retries are off (``max_retries=0``; the turn loop retries). Every chunk must
 arrive within ``stream_idle_timeout`` s. The base URL is the argument, else
-``AssistantConfig.openai_base_url``, else ``OPENAI_BASE_URL``, else OpenAI's. The API key is
+``AssistantConfig.openai_base_url``, else ``OPENAI_BASE_URL``; without one the provider is
+not built (:class:`ConfigError`, code ``config``, naming both settings). The API key is
 the argument, else ``OPENAI_API_KEY``, else a placeholder (local servers need none). Errors
 become :class:`~jupyter_assistant.exceptions.ModelError` with the codes of the Anthropic
 provider: ``auth`` (401/403), ``rate_limited`` (429, ``retry_after`` from ``retry-after-ms``
@@ -214,7 +215,8 @@ class OpenAIProvider(ModelProvider):
 
     ``model`` is the endpoint's model id (``llama3.1``, ``Qwen/Qwen2.5-7B-Instruct``); the
     other arguments default as the module docstring says. ``price()`` is ``None``: local
-    models have no known price. Raises :class:`ConfigError` without a model id.
+    models have no known price. Raises :class:`ConfigError` without a model id or a base
+    URL.
     """
 
     name = "openai"
@@ -230,6 +232,11 @@ class OpenAIProvider(ModelProvider):
         self.model = model
         self.base_url = (base_url or cfg.openai_base_url or os.environ.get("OPENAI_BASE_URL")
                          or None)
+        if self.base_url is None:  # the SDK's default (api.openai.com) is rarely meant here
+            raise ConfigError(
+                f"'openai:{model}' needs the base URL of an OpenAI-compatible endpoint and none "
+                "is set: set OPENAI_BASE_URL (e.g. http://localhost:11434/v1 for Ollama, "
+                "https://api.openai.com/v1 for OpenAI) or c.AssistantConfig.openai_base_url")
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or NO_KEY
         self.stream_idle_timeout = float(stream_idle_timeout or cfg.stream_idle_timeout)
         self.connect_timeout = float(connect_timeout or cfg.connect_timeout)

@@ -1,0 +1,177 @@
+"""Cold start: how soon a fresh process gives its first answer (issue 9).
+
+(a) ``jupyter-assistant chat "..." --model anthropic:<model>`` as a new process against the
+    local Anthropic peer (:class:`jupyter_assistant.testing.AnthropicServer` through
+    ``ANTHROPIC_BASE_URL``, real SDK, real HTTP on 127.0.0.1): seconds from ``Popen`` to the
+    first byte of streamed answer text on stdout (goal <= 1.5 s).
+(b) A fresh Python process that imports ``jupyter_assistant``, makes an ``Assistant`` (the
+    built-in tools and one async tool that sleeps 1 s) and runs its first turn, in which the
+    model asks for that tool five times in one response: seconds from ``run()`` to
+    ``message_complete`` (goal <= 1.3 s), and from process start to the end of the turn.
+
+Every run is a new process; runs alternate (a), (b), and the medians are reported. Run
+from the repository root: ``python bench/cold_start.py [--runs 5] [--source DIR]``; prints a
+markdown table and writes the raw runs to ``bench/results/cold_start.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+MODEL = "claude-sonnet-5-5"
+HERE = Path(__file__).resolve().parent
+
+_WORKER = r"""
+import time
+t_start = time.perf_counter()
+import sys
+import anyio
+from jupyter_assistant import Assistant, tool
+
+@tool
+async def wait_one_second() -> str:
+    '''Sleeps 1 s.'''
+    await anyio.sleep(1.0)
+    return "waited 1 s"
+
+async def main():
+    t_imported = time.perf_counter()
+    async with Assistant("anthropic:MODEL_ID", tools=[wait_one_second]) as a:
+        t_made = t_run = time.perf_counter()
+        last = None
+        async for event in a.run("wait [[parallel_tools n=5 tool=wait_one_second]]"):
+            last = event
+        t_end = time.perf_counter()
+    assert last.type == "message_complete", last.data
+    print(f"{t_imported - t_start} {t_made - t_start} {t_end - t_run} {t_end - t_start}")
+
+anyio.run(main)
+""".replace("MODEL_ID", MODEL)
+
+
+#: ``--source DIR``: run the children against the package in DIR (e.g. an older commit,
+#: ``git archive <commit> jupyter_assistant | tar -x -C DIR``) instead of the installed one.
+SOURCE: str | None = None
+
+
+def _env(base_url: str) -> dict[str, str]:
+    env = {**os.environ, "ANTHROPIC_BASE_URL": base_url,
+           "ANTHROPIC_API_KEY": os.environ.get("ANTHROPIC_API_KEY", "sk-bench-local")}
+    env.pop("PYTHONPATH", None)
+    if SOURCE:
+        env["PYTHONPATH"] = SOURCE
+    return env
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process ``pid`` has used so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def chat_first_text(base_url: str) -> tuple[float, float]:
+    """(a): seconds from Popen of ``jupyter-assistant chat`` to its first stdout byte, and
+    the CPU seconds the process had used by then (less sensitive to a busy machine)."""
+    exe = shutil.which("jupyter-assistant", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-m", "jupyter_assistant"]
+    cmd += ["chat", "Why is step 3 slow?", "--model", f"anthropic:{MODEL}"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=_env(base_url), stdout=subprocess.PIPE,
+                            cwd=tempfile.gettempdir(),
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, bufsize=0)
+    assert proc.stdout is not None
+    first = proc.stdout.read(1)
+    elapsed = time.perf_counter() - t0
+    cpu = _cpu_seconds(proc.pid)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and first, (proc.returncode, err.decode()[-2000:])
+    assert (first + rest).decode().startswith("You said"), (first + rest)[:200]
+    return elapsed, cpu
+
+
+def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
+    """(b): seconds from the first line of the script to (``jupyter_assistant`` imported,
+    ``Assistant`` made), from ``run()`` to ``message_complete``, and from the first line to
+    the end of the turn, measured inside a fresh interpreter (its own start-up, about
+    20 ms, is not counted)."""
+    # (not run from the repository root: `-c` puts the working directory first on sys.path)
+    out = subprocess.run([sys.executable, "-c", _WORKER], env=_env(base_url),
+                         capture_output=True, text=True, timeout=120,
+                         cwd=tempfile.gettempdir())
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported, made, turn, total = (float(x) for x in out.stdout.split())
+    return imported, made, turn, total
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "cold_start.json")
+    p.add_argument("--source", metavar="DIR", default=None,
+                   help="run the children against the jupyter_assistant package in DIR")
+    args = p.parse_args()
+    global SOURCE
+    SOURCE = str(Path(args.source).resolve()) if args.source else None
+
+    from jupyter_assistant.testing import AnthropicServer  # the peer: always this checkout's
+
+    chat: list[tuple[float, float]] = []
+    tools: list[tuple[float, float, float, float]] = []
+    load_before = os.getloadavg()[0]
+    with AnthropicServer() as server:
+        chat_first_text(server.base_url)  # untimed: the first run writes .pyc files
+        five_tools_first_turn(server.base_url)
+        for _ in range(args.runs):
+            chat.append(chat_first_text(server.base_url))
+            tools.append(five_tools_first_turn(server.base_url))
+    import anthropic
+    import pandas
+
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "source": SOURCE or "installed",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpu, {platform.platform()}, "
+                   f"Python {platform.python_version()}, anthropic {anthropic.__version__}, "
+                   f"pandas {pandas.__version__}",
+        "load_avg_before": load_before, "load_avg_after": os.getloadavg()[0],
+        "chat_first_text": [{"wall_s": w, "cpu_s": c} for w, c in chat],
+        "five_tools": [{"imported_s": i, "assistant_made_s": m, "turn_s": t,
+                        "process_to_turn_end_s": e} for i, m, t, e in tools],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    med = statistics.median
+    print(f"{result['machine']}; {result['date']}; load {load_before:.1f} -> "
+          f"{result['load_avg_after']:.1f}")
+    print("| measure | goal | median | runs |")
+    print("|---|---|---:|---|")
+    walls, cpus = [w for w, _ in chat], [c for _, c in chat]
+    print(f"| (a) `chat`: process start -> first streamed text | <= 1.5 s | {med(walls):.2f} s | "
+          + ", ".join(f"{x:.2f}" for x in walls) + " |")
+    print(f"| (a) the same: CPU time (user + system) the process used by its first text | - | "
+          f"{med(cpus):.2f} s | " + ", ".join(f"{x:.2f}" for x in cpus) + " |")
+    turns = [t for _, _, t, _ in tools]
+    print(f"| (b) five parallel 1 s tools: first turn in a fresh process (`run()` -> "
+          f"`message_complete`) | <= 1.3 s | {med(turns):.2f} s | "
+          + ", ".join(f"{x:.2f}" for x in turns) + " |")
+    for k, label in ((0, "`import jupyter_assistant` and the tool"),
+                     (1, "imports + `Assistant(...)` (SDK, built-in tools) before the turn"),
+                     (3, "first line of the script -> end of the first turn")):
+        xs = [t[k] for t in tools]
+        print(f"| (b) the same process: {label} | - | {med(xs):.2f} s | "
+              + ", ".join(f"{x:.2f}" for x in xs) + " |")
+
+
+if __name__ == "__main__":
+    main()

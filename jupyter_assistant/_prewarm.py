@@ -1,0 +1,68 @@
+"""``prewarm``: import, in the background, what a process's first turn will need.
+
+A fresh process pays for imports on its first turn: the orchestrator, the provider's SDK
+(``anthropic`` builds some 1,500 pydantic models at import: 1-3 s) and the built-in tools
+(pandas). A process that will clearly talk to a model — the server extension at start, the
+``chat`` command, a kernel at ``%load_ext jupyter_assistant`` — calls :func:`prewarm` as
+early as it can; the imports then run in a daemon thread while the process does other
+things (parses arguments, loads a trace, waits for the user to type). Calling it costs no
+import in the calling thread.
+
+Python's per-module import locks make this safe: a module the main thread needs while the
+thread is importing it is waited for, never imported twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import AssistantConfig
+
+__all__ = ["prewarm"]
+
+log = logging.getLogger(__name__)
+
+#: What a first turn imports besides the provider: the built-in tools (pandas, numpy) and
+#: the tool-input validator.
+TOOL_MODULES = ("fastjsonschema", "jupyter_assistant.tools.trace_tools",
+                "jupyter_assistant.tools.query_tools", "jupyter_assistant.tools.file_tools")
+
+
+def _warm(model: str | None, config: AssistantConfig | None, tools: bool) -> None:
+    try:
+        from .orchestrator.providers import PROVIDERS, default_model_spec
+
+        spec = model if model and model.strip() else default_model_spec(config)
+        target = PROVIDERS.get(spec.strip().partition(":")[0])
+        modules = [target.partition(":")[0]] if target else []
+    except Exception as exc:  # the turn that needs it reports the error
+        log.debug("prewarm: %s", exc)
+        modules = []
+    if tools:
+        modules += TOOL_MODULES
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            log.debug("prewarm: importing %s failed: %s", name, exc)
+
+
+def prewarm(model: str | None = None, *, config: AssistantConfig | None = None,
+            tools: bool = True) -> threading.Thread:
+    """Start importing, in a daemon thread, the orchestrator, the SDK of ``model`` (a spec
+    such as ``"anthropic:claude-sonnet-5-5"``; ``None``: the provider an
+    :class:`~jupyter_assistant.Assistant` would pick from ``config`` and the environment)
+    and, with ``tools``, the built-in tools.
+
+    Returns the started thread (``join()`` it to wait; nothing needs to). Never raises: an
+    unknown spec or a failed import is left for the turn to report. Cheap when everything
+    is imported already.
+    """
+    thread = threading.Thread(target=_warm, args=(model, config, tools),
+                              name="jupyter-assistant-prewarm", daemon=True)
+    thread.start()
+    return thread
