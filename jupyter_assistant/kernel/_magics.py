@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -72,7 +72,8 @@ class AssistantMagics(Magics):
         config = AssistantConfig(parent=self.shell)
         if self.shell is not None and hasattr(self.shell, "configurables"):
             # so that %config AssistantConfig.x works
-            self.shell.configurables.append(config)  # type: ignore[arg-type]
+            # (cast: IPython's annotation of the list differs between releases)
+            cast(Any, self.shell.configurables).append(config)
         return config
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
