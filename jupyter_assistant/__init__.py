@@ -98,5 +98,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "jupyter_assistant.server", "app": AssistantApp}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """JupyterLab's entry point: the prebuilt sidebar (``labextension/``, built into
+    ``jupyter_assistant/labextension``), for ``jupyter labextension develop``."""
+    return [{"src": "labextension", "dest": "jupyter-assistant"}]
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

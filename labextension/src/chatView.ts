@@ -1,0 +1,269 @@
+/**
+ * The chat log: renders the items of {@link ./state} (user messages, assistant turns with
+ * streaming markdown and tool cards, trace summaries, notices). A long conversation opens
+ * fast: its texts show as plain text first and become markdown when they scroll into view.
+ */
+import { Widget } from '@lumino/widgets';
+import { MarkdownRenderer, Throttle } from './markdown';
+import { AssistantItem, ChatItem, TurnPart } from './state';
+import { CellEditHost, renderToolCard } from './toolCard';
+
+interface PartView {
+  part: TurnPart;
+  el: HTMLElement;
+  throttle?: Throttle;
+  rendered?: boolean;
+}
+
+interface ItemView {
+  item: ChatItem;
+  el: HTMLElement;
+  parts: PartView[];
+  partsEl?: HTMLElement;
+  footer?: HTMLElement;
+}
+
+/** The scrolling list of chat items. */
+export class ChatView extends Widget {
+  private _views = new Map<string, ItemView>();
+  private _observer: IntersectionObserver | null = null;
+  private _lazy = new WeakMap<Element, PartView>();
+  /** Called after the first text of a turn is in the DOM (for the bench). */
+  onFirstText: ((turn: AssistantItem) => void) | null = null;
+
+  constructor(
+    private readonly _markdown: MarkdownRenderer,
+    private readonly _cells: CellEditHost
+  ) {
+    super();
+    this.addClass('jp-AssistantChat');
+    this.node.setAttribute('role', 'log');
+    this.node.setAttribute('aria-live', 'polite');
+    this.node.setAttribute('aria-label', 'Conversation');
+    this.node.tabIndex = 0;
+    if (typeof IntersectionObserver !== 'undefined') {
+      this._observer = new IntersectionObserver(entries => this._onVisible(entries), {
+        root: this.node,
+        rootMargin: '400px 0px'
+      });
+    }
+  }
+
+  /** Replace everything with `items` (texts render as markdown once visible). */
+  setItems(items: ChatItem[]): void {
+    this._observer?.disconnect();
+    this._views.clear();
+    const frag = document.createDocumentFragment();
+    for (const item of items) {
+      frag.append(this._build(item, true).el);
+    }
+    this.node.replaceChildren(frag);
+    this.scrollToEnd();
+  }
+
+  /** Add `item` at the end. */
+  append(item: ChatItem): void {
+    const stick = this._atEnd();
+    this.node.append(this._build(item, false).el);
+    if (stick || item.kind === 'user') {
+      this.scrollToEnd();
+    }
+  }
+
+  /** Remove every item. */
+  clear(): void {
+    this.setItems([]);
+  }
+
+  /** Show what changed in `item` (`'text'`: only the last text part grew). */
+  refresh(item: ChatItem, what: 'text' | 'parts' | 'status' | 'usage' | 'all'): void {
+    const view = this._views.get(item.key);
+    if (!view) {
+      return;
+    }
+    const stick = this._atEnd();
+    if (item.kind === 'assistant') {
+      if (what === 'text' && view.parts.length) {
+        this._updateText(view.parts[view.parts.length - 1], item);
+      } else {
+        this._syncParts(view, item, false);
+        this._renderFooter(view, item);
+      }
+    } else {
+      const fresh = this._build(item, false);
+      view.el.replaceWith(fresh.el);
+    }
+    if (stick) {
+      this.scrollToEnd();
+    }
+  }
+
+  scrollToEnd(): void {
+    this.node.scrollTop = this.node.scrollHeight;
+  }
+
+  private _atEnd(): boolean {
+    const n = this.node;
+    return n.scrollHeight - n.scrollTop - n.clientHeight < 40;
+  }
+
+  private _build(item: ChatItem, lazy: boolean): ItemView {
+    const el = document.createElement('div');
+    el.className = `jp-AssistantItem jp-mod-${item.kind}`;
+    el.dataset.key = item.key;
+    const view: ItemView = { item, el, parts: [] };
+    this._views.set(item.key, view);
+    switch (item.kind) {
+      case 'user': {
+        el.setAttribute('aria-label', 'You');
+        const text = document.createElement('div');
+        text.className = 'jp-AssistantItem-text';
+        text.textContent = item.text;
+        el.append(text);
+        break;
+      }
+      case 'notice': {
+        el.classList.add(`jp-mod-${item.level}`);
+        el.setAttribute('role', item.level === 'error' ? 'alert' : 'status');
+        el.textContent = item.code ? `${item.text} (${item.code})` : item.text;
+        break;
+      }
+      case 'trace': {
+        const head = document.createElement('div');
+        head.className = 'jp-AssistantItem-head';
+        head.textContent = `Trace ${item.name}`;
+        const body = document.createElement('div');
+        body.className = 'jp-AssistantMarkdown jp-RenderedHTMLCommon';
+        body.textContent = item.summary;
+        el.append(head, body);
+        const pv: PartView = { part: { kind: 'text', text: item.summary }, el: body };
+        this._schedule(pv, lazy);
+        break;
+      }
+      case 'assistant': {
+        el.setAttribute('aria-label', 'Assistant');
+        view.partsEl = document.createElement('div');
+        view.partsEl.className = 'jp-AssistantItem-parts';
+        view.footer = document.createElement('div');
+        view.footer.className = 'jp-AssistantItem-footer';
+        el.append(view.partsEl, view.footer);
+        this._syncParts(view, item, lazy);
+        this._renderFooter(view, item);
+        break;
+      }
+    }
+    return view;
+  }
+
+  private _syncParts(view: ItemView, turn: AssistantItem, lazy: boolean): void {
+    turn.parts.forEach((part, i) => {
+      let pv = view.parts[i];
+      if (!pv) {
+        const el = document.createElement('div');
+        pv = { part, el };
+        view.parts.push(pv);
+        view.partsEl!.append(el);
+        if (part.kind === 'text') {
+          el.className = 'jp-AssistantMarkdown jp-RenderedHTMLCommon';
+          this._updateText(pv, turn, lazy);
+          return;
+        }
+      }
+      if (part.kind === 'tool') {
+        renderToolCard(pv.el, part.tool, this._cells);
+      } else if (!lazy) {
+        this._updateText(pv, turn);
+      }
+    });
+  }
+
+  private _updateText(pv: PartView, turn: AssistantItem, lazy = false): void {
+    if (pv.part.kind !== 'text') {
+      return;
+    }
+    if (!pv.rendered) {
+      // the plain text at once: the first token is on screen without waiting for markdown
+      pv.el.textContent = pv.part.text;
+      if (!lazy && turn.status === 'streaming' && this.onFirstText) {
+        this.onFirstText(turn);
+      }
+    }
+    this._schedule(pv, lazy);
+  }
+
+  private _schedule(pv: PartView, lazy: boolean): void {
+    if (lazy && this._observer) {
+      this._lazy.set(pv.el, pv);
+      this._observer.observe(pv.el);
+      return;
+    }
+    if (!pv.throttle) {
+      pv.throttle = new Throttle(async () => {
+        const text = pv.part.kind === 'text' ? pv.part.text : '';
+        await this._markdown.render(pv.el, text);
+        pv.rendered = true;
+        if (this._atEnd()) {
+          this.scrollToEnd();
+        }
+      });
+    }
+    pv.throttle.schedule();
+  }
+
+  private _onVisible(entries: IntersectionObserverEntry[]): void {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) {
+        continue;
+      }
+      const pv = this._lazy.get(entry.target);
+      this._observer?.unobserve(entry.target);
+      if (pv) {
+        this._lazy.delete(entry.target);
+        this._schedule(pv, false);
+      }
+    }
+  }
+
+  private _renderFooter(view: ItemView, turn: AssistantItem): void {
+    const footer = view.footer!;
+    const children: HTMLElement[] = [];
+    if (turn.status === 'streaming' && !turn.parts.length) {
+      children.push(span('jp-AssistantItem-thinking', 'Thinking…'));
+    }
+    if (turn.status === 'cancelled') {
+      children.push(span('jp-AssistantItem-cancelled', 'Cancelled'));
+    }
+    if (turn.status === 'interrupted' && !turn.error) {
+      children.push(span('jp-AssistantItem-cancelled', 'Interrupted (the server stopped)'));
+    }
+    if (turn.error) {
+      const err = span('jp-AssistantError', '');
+      err.setAttribute('role', 'alert');
+      const code = span('jp-AssistantError-code', turn.error.code);
+      const msg = span('jp-AssistantError-message', turn.error.message);
+      err.append(code, msg);
+      if (turn.error.retryable) {
+        err.append(span('jp-AssistantError-retry', 'You can send it again.'));
+      }
+      children.push(err);
+    }
+    const u = turn.usage;
+    if (u.inputTokens || u.outputTokens) {
+      children.push(
+        span(
+          'jp-AssistantItem-usage',
+          `${u.inputTokens + u.outputTokens} tokens` +
+            (u.costUsd ? ` · $${u.costUsd.toFixed(4)}` : '')
+        )
+      );
+    }
+    footer.replaceChildren(...children);
+  }
+}
+
+function span(className: string, text: string): HTMLElement {
+  const s = document.createElement('span');
+  s.className = className;
+  s.textContent = text;
+  return s;
+}
