@@ -131,7 +131,8 @@ export class ChatView extends Widget {
       case 'trace': {
         const head = document.createElement('div');
         head.className = 'jp-AssistantItem-head';
-        head.textContent = `Trace ${item.name}`;
+        head.textContent = 'Uploaded trace: its summary';
+        head.title = item.name;
         const body = document.createElement('div');
         body.className = 'jp-AssistantMarkdown jp-RenderedHTMLCommon';
         body.textContent = item.summary;

@@ -22,6 +22,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 30_000
+UPLOAD_LIMIT = 4 * 1024 * 1024  # bytes (c.AssistantApp.max_upload_bytes of the test lab)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def _fresh_peer(peer: AnthropicServer) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, peer: AnthropicServer) -> Iterator[LabServer]:
     home = tmp_path_factory.mktemp("lab")
-    with LabServer(home, anthropic_base_url=peer.base_url) as server:
+    with LabServer(home, anthropic_base_url=peer.base_url,
+                   settings={"AssistantApp.max_upload_bytes": UPLOAD_LIMIT}) as server:
         yield server
 
 
