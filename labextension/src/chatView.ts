@@ -134,7 +134,7 @@ export class ChatView extends Widget {
         head.textContent = 'Uploaded trace: its summary';
         head.title = item.name;
         const body = document.createElement('div');
-        body.className = 'jp-AssistantMarkdown jp-RenderedHTMLCommon';
+        body.className = 'jp-AssistantMarkdown jp-RenderedHTMLCommon jp-mod-plain';
         body.textContent = item.summary;
         el.append(head, body);
         const pv: PartView = { part: { kind: 'text', text: item.summary }, el: body };
@@ -165,7 +165,7 @@ export class ChatView extends Widget {
         view.parts.push(pv);
         view.partsEl!.append(el);
         if (part.kind === 'text') {
-          el.className = 'jp-AssistantMarkdown jp-RenderedHTMLCommon';
+          el.className = 'jp-AssistantMarkdown jp-RenderedHTMLCommon jp-mod-plain';
           this._updateText(pv, turn, lazy);
           return;
         }
@@ -202,6 +202,7 @@ export class ChatView extends Widget {
       pv.throttle = new Throttle(async () => {
         const text = pv.part.kind === 'text' ? pv.part.text : '';
         await this._markdown.render(pv.el, text);
+        pv.el.classList.remove('jp-mod-plain');
         pv.rendered = true;
         if (this._atEnd()) {
           this.scrollToEnd();
