@@ -8,11 +8,21 @@ import { MarkdownRenderer, Throttle } from './markdown';
 import { AssistantItem, ChatItem, TurnPart } from './state';
 import { CellEditHost, renderToolCard } from './toolCard';
 
+/** Milliseconds of markdown rendering per batch while the user scrolls a long history. */
+const RENDER_BUDGET_MS = 6;
+/** Milliseconds without scrolling after which the texts in view are rendered as markdown. */
+const SCROLL_IDLE_MS = 120;
+/** Items a conversation shows at once when opened; older ones follow in chunks. */
+const FIRST_ITEMS = 60;
+const CHUNK_ITEMS = 50;
+
 interface PartView {
   part: TurnPart;
   el: HTMLElement;
   throttle?: Throttle;
   rendered?: boolean;
+  /** What the element shows: the text, or the tool card's state. */
+  shown?: string;
 }
 
 interface ItemView {
@@ -28,6 +38,10 @@ export class ChatView extends Widget {
   private _views = new Map<string, ItemView>();
   private _observer: IntersectionObserver | null = null;
   private _lazy = new WeakMap<Element, PartView>();
+  private _visible = new Set<PartView>();
+  private _idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private _pumping = false;
+  private _fillToken = 0;
   /** Called after the first text of a turn is in the DOM (for the bench). */
   onFirstText: ((turn: AssistantItem) => void) | null = null;
 
@@ -49,16 +63,47 @@ export class ChatView extends Widget {
     }
   }
 
-  /** Replace everything with `items` (texts render as markdown once visible). */
+  /**
+   * Replace everything with `items` (texts render as markdown once visible). The newest
+   * items show at once; older ones are added above them in chunks, each in its own task,
+   * keeping the view where it is, so a long history never blocks the page for long.
+   * {@link filled} resolves when all are in.
+   */
   setItems(items: ChatItem[]): void {
     this._observer?.disconnect();
+    this._visible.clear();
     this._views.clear();
-    const frag = document.createDocumentFragment();
-    for (const item of items) {
-      frag.append(this._build(item, true).el);
-    }
-    this.node.replaceChildren(frag);
+    const token = ++this._fillToken;
+    const split = Math.max(0, items.length - FIRST_ITEMS);
+    this.node.replaceChildren(this._fragment(items, split, items.length));
     this.scrollToEnd();
+    this.filled = new Promise(resolve => {
+      let end = split;
+      const step = () => {
+        if (token !== this._fillToken || end <= 0) {
+          resolve();
+          return;
+        }
+        const start = Math.max(0, end - CHUNK_ITEMS);
+        const fromBottom = this.node.scrollHeight - this.node.scrollTop;
+        this.node.prepend(this._fragment(items, start, end));
+        this.node.scrollTop = this.node.scrollHeight - fromBottom;
+        end = start;
+        setTimeout(step, 0);
+      };
+      setTimeout(step, 0);
+    });
+  }
+
+  /** Resolves when the items of the last {@link setItems} are all in the DOM. */
+  filled: Promise<void> = Promise.resolve();
+
+  private _fragment(items: ChatItem[], start: number, end: number): DocumentFragment {
+    const frag = document.createDocumentFragment();
+    for (let i = start; i < end; i++) {
+      frag.append(this._build(items[i], true).el);
+    }
+    return frag;
   }
 
   /** Add `item` at the end. */
@@ -171,8 +216,13 @@ export class ChatView extends Widget {
         }
       }
       if (part.kind === 'tool') {
-        renderToolCard(pv.el, part.tool, this._cells);
-      } else if (!lazy) {
+        const t = part.tool;
+        const shown = [t.state, t.durationMs, t.progress, t.decision, t.content.length].join('|');
+        if (shown !== pv.shown) {
+          pv.shown = shown; // re-render only a changed card (an open <details> stays open)
+          renderToolCard(pv.el, t, this._cells);
+        }
+      } else if (!lazy && pv.shown !== part.text) {
         this._updateText(pv, turn);
       }
     });
@@ -189,6 +239,7 @@ export class ChatView extends Widget {
         this.onFirstText(turn);
       }
     }
+    pv.shown = pv.part.text;
     this._schedule(pv, lazy);
   }
 
@@ -214,15 +265,53 @@ export class ChatView extends Widget {
 
   private _onVisible(entries: IntersectionObserverEntry[]): void {
     for (const entry of entries) {
-      if (!entry.isIntersecting) {
+      const pv = this._lazy.get(entry.target);
+      if (!pv) {
         continue;
       }
-      const pv = this._lazy.get(entry.target);
-      this._observer?.unobserve(entry.target);
-      if (pv) {
-        this._lazy.delete(entry.target);
-        this._schedule(pv, false);
+      if (entry.isIntersecting) {
+        this._visible.add(pv);
+      } else {
+        this._visible.delete(pv);
       }
+    }
+    // render once the scrolling pauses: a fast scroll through a long history only lays out
+    // plain text, and what stays in view becomes markdown
+    if (this._idleTimer !== null) {
+      clearTimeout(this._idleTimer);
+    }
+    this._idleTimer = setTimeout(() => {
+      this._idleTimer = null;
+      void this._pump();
+    }, SCROLL_IDLE_MS);
+  }
+
+  /** Render the texts in view, a few milliseconds of work at a time. */
+  private async _pump(): Promise<void> {
+    if (this._pumping) {
+      return;
+    }
+    this._pumping = true;
+    try {
+      while (this._visible.size && this._idleTimer === null) {
+        const start = performance.now();
+        for (const pv of Array.from(this._visible)) {
+          if (performance.now() - start > RENDER_BUDGET_MS || this._idleTimer !== null) {
+            break;
+          }
+          this._visible.delete(pv);
+          this._observer?.unobserve(pv.el);
+          this._lazy.delete(pv.el);
+          if (pv.el.isConnected && !pv.rendered) {
+            await this._markdown.render(pv.el, pv.part.kind === 'text' ? pv.part.text : '');
+            pv.el.classList.remove('jp-mod-plain');
+            pv.rendered = true;
+          }
+        }
+        await new Promise(resolve => setTimeout(resolve, 0));
+      }
+    } finally {
+      this._pumping = false;
     }
   }
 

@@ -27,6 +27,7 @@ import {
   newKey,
   newTurn,
   snapshotLastSeq,
+  ToolCall,
   turnFromSnapshot,
   TurnSnapshot
 } from './state';
@@ -44,12 +45,20 @@ interface PanelState {
   model: string;
 }
 
-/** Timings of the last turn, in `performance.now()` ms (read by the benchmark). */
+/**
+ * Timings of the last turn (read by the benchmark): `*At` are `performance.now()` ms;
+ * `*UnixMs` are Unix ms (the server's event timestamps and the browser's clock, one machine).
+ */
 export interface TurnTimings {
   sendAt: number;
   firstEventAt: number;
   firstTextEventAt: number;
+  /** The first text is in the DOM. */
   firstTextRenderedAt: number;
+  /** The frame after it: the first text is painted. */
+  firstTextPaintedAt: number;
+  sendUnixMs: number;
+  firstTextPaintedUnixMs: number;
   /** The server's timestamp (Unix ms) of session_started and of the first text_delta. */
   serverStartedMs: number;
   serverFirstTextMs: number;
@@ -135,12 +144,17 @@ export class AssistantSidebar extends Panel {
     const cells: CellEditHost = {
       currentSource: id => this.notebooks.findCell(id)?.cell.sharedModel.getSource() ?? null,
       apply: (id, source) => this.notebooks.applyEdit(id, source),
-      decided: () => this._rerenderTools()
+      decided: tool => this._rerenderTool(tool)
     };
     this.chat = new ChatView(markdown, cells);
     this.chat.onFirstText = () => {
-      if (this.timings && !this.timings.firstTextRenderedAt) {
-        this.timings.firstTextRenderedAt = performance.now();
+      const t = this.timings;
+      if (t && !t.firstTextRenderedAt) {
+        t.firstTextRenderedAt = performance.now();
+        requestAnimationFrame(() => {
+          t.firstTextPaintedAt = performance.now();
+          t.firstTextPaintedUnixMs = Date.now();
+        });
       }
     };
 
@@ -321,6 +335,9 @@ export class AssistantSidebar extends Panel {
       firstEventAt: 0,
       firstTextEventAt: 0,
       firstTextRenderedAt: 0,
+      firstTextPaintedAt: 0,
+      sendUnixMs: Date.now(),
+      firstTextPaintedUnixMs: 0,
       serverStartedMs: 0,
       serverFirstTextMs: 0
     };
@@ -561,11 +578,12 @@ export class AssistantSidebar extends Panel {
     this._add({ kind: 'notice', key: newKey('notice'), level, text, code });
   }
 
-  private _rerenderTools(): void {
-    for (const item of this._items) {
-      if (item.kind === 'assistant') {
-        this.chat.refresh(item, 'parts');
-      }
+  private _rerenderTool(tool: ToolCall): void {
+    const item = this._items.find(
+      i => i.kind === 'assistant' && i.parts.some(p => p.kind === 'tool' && p.tool === tool)
+    );
+    if (item) {
+      this.chat.refresh(item, 'parts');
     }
   }
 
