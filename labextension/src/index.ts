@@ -105,6 +105,8 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
       icon: assistantIcon,
       execute: open
     });
+    // the keyboard's way in (Ctrl+Shift+C, the palette, is taken by Chromium's DevTools)
+    commands.addKeyBinding({ command: CommandIDs.open, keys: ['Alt A'], selector: 'body' });
     commands.addCommand(CommandIDs.newConversation, {
       label: 'Assistant: New Conversation',
       execute: () => {

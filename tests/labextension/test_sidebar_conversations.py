@@ -4,7 +4,9 @@ conversations; the usage gauge."""
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from typing import Any
 
 import pytest
@@ -86,3 +88,46 @@ def test_the_conversation_list_opens_and_deletes(page: Any, peer: AnthropicServe
         return (await r.json()).items.map(c => c.title);
     }""")
     assert "beta question" not in status and "alpha question" in status
+
+
+def test_the_list_pages_older_conversations(page: Any, lab: LabServer) -> None:
+    for i in range(23):
+        req = urllib.request.Request(
+            f"{lab.url}assistant/api/conversations", method="POST",
+            data=json.dumps({"title": f"paged {i:02d}"}).encode(),
+            headers={"Authorization": f"token {lab.token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 201
+    open_sidebar(page)
+    page.get_by_role("button", name="Conversations").click()
+    listing = page.get_by_role("list", name="Conversations")
+    listing.locator("li", has_text="paged 22").wait_for()
+    assert listing.locator("li").count() == 20  # one page
+    assert listing.locator("li", has_text="paged 00").count() == 0
+    page.get_by_role("button", name="More").click()
+    listing.locator("li", has_text="paged 00").wait_for()
+    assert listing.locator("li").count() > 20
+
+
+def test_the_keyboard_alone_drives_the_sidebar(page: Any, peer: AnthropicServer) -> None:
+    peer.script(Reply.text("Keyboard answer."))
+    page.keyboard.press("Alt+a")  # the sidebar's shortcut
+    box = page.get_by_role("textbox", name="Message the assistant")
+    box.wait_for()
+    assert box.evaluate("el => el === document.activeElement")
+    page.keyboard.type("keyboard question")
+    page.keyboard.press("Enter")
+    last_turn(page).locator(".jp-AssistantMarkdown", has_text="Keyboard answer.").wait_for()
+    page.keyboard.press("Alt+a")  # back to the textbox (the lab may have moved the focus)
+    assert box.evaluate("el => el === document.activeElement")
+    # Tab order inside the panel reaches the buttons; Enter on "Conversations" opens the list
+    names = []
+    for _ in range(12):
+        page.keyboard.press("Shift+Tab")
+        names.append(page.evaluate("document.activeElement.textContent"))
+        if names[-1] == "Conversations":
+            break
+    assert names[-1] == "Conversations", names
+    page.keyboard.press("Enter")
+    page.get_by_role("list", name="Conversations").locator(
+        "li", has_text="keyboard question").wait_for()
