@@ -121,17 +121,25 @@ export interface ClientOptions {
   request: RequestFn;
   /** Waits before each reconnect of a broken stream, in ms (its length = attempts). */
   reconnectDelaysMs?: number[];
+  /**
+   * A stream that sends nothing (no event, no keep-alive comment) for this long, in ms, is
+   * taken for dead and resumed (default 45 s: three of the server's 15 s keep-alives).
+   */
+  idleTimeoutMs?: number;
 }
 
 const DEFAULT_RECONNECT_MS = [200, 500, 1000, 2000, 4000, 8000];
+const DEFAULT_IDLE_MS = 45000;
 
 /** The client of `/assistant/api`. Every method rejects with {@link AssistantApiError}. */
 export class AssistantClient {
   readonly baseUrl: string;
   private readonly _request: RequestFn;
   private readonly _delays: number[];
+  private readonly _idleMs: number;
 
   constructor(options: ClientOptions) {
+    this._idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
     this.baseUrl = options.baseUrl.endsWith('/') ? options.baseUrl : options.baseUrl + '/';
     this._request = options.request;
     this._delays = options.reconnectDelaysMs ?? DEFAULT_RECONNECT_MS;
@@ -321,7 +329,8 @@ export class AssistantClient {
           },
           onKeepAlive: options.onKeepAlive
         },
-        options.signal
+        options.signal,
+        this._idleMs
       );
       return '';
     } catch (err) {

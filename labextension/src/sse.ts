@@ -47,16 +47,26 @@ export interface StreamCallbacks {
   onKeepAlive?(): void;
 }
 
+/** Raised when a stream sends nothing (no event, no keep-alive) for too long. */
+export class StreamIdleError extends Error {
+  constructor(idleMs: number) {
+    super(`the stream sent nothing for ${Math.round(idleMs / 1000)} s`);
+    this.name = 'StreamIdleError';
+  }
+}
+
 /**
  * Read the SSE body of `response` to its end (or to `signal`'s abort), calling `callbacks`.
  * A frame whose `data:` is not an event of the wire format is skipped. Resolves when the
- * body ends; rejects when the connection fails mid-body (a `TypeError` from fetch) or on
- * abort (an `AbortError`).
+ * body ends; rejects when the connection fails mid-body (a `TypeError` from fetch), when
+ * nothing at all arrives for `idleMs` (a {@link StreamIdleError}: the server sends a
+ * keep-alive every 15 s, so silence means a dead connection), or on abort (`AbortError`).
  */
 export async function readEventStream(
   response: Response,
   callbacks: StreamCallbacks,
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  idleMs = 0
 ): Promise<void> {
   if (!response.body) {
     throw new Error('the event stream has no body');
@@ -76,21 +86,42 @@ export async function readEventStream(
     void reader.cancel().catch(() => undefined);
   };
   signal?.addEventListener('abort', onAbort);
+  let idle = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const arm = () => {
+    if (idleMs > 0) {
+      if (timer !== null) {
+        clearTimeout(timer);
+      }
+      timer = setTimeout(() => {
+        idle = true;
+        void reader.cancel().catch(() => undefined);
+      }, idleMs);
+    }
+  };
   try {
+    arm();
     for (;;) {
       if (signal?.aborted) {
         throw new DOMException('aborted', 'AbortError');
       }
       const { done, value } = await reader.read();
+      if (idle) {
+        throw new StreamIdleError(idleMs);
+      }
       if (done) {
         break;
       }
+      arm();
       parser.feed(decoder.decode(value, { stream: true }));
     }
     if (signal?.aborted) {
       throw new DOMException('aborted', 'AbortError');
     }
   } finally {
+    if (timer !== null) {
+      clearTimeout(timer);
+    }
     signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -139,6 +139,56 @@ test('a stream that ends without a terminal event is resumed too', async () => {
   expect(requests.slice(1).map(r => r.headers['last-event-id'])).toEqual(['1', '2']);
 });
 
+test('a silent stream (no event, no keep-alive) is taken for dead and resumed', async () => {
+  handler = (req, res) => {
+    sseHead(res);
+    if (req.method === 'POST') {
+      res.write(frame(TURN[0]) + frame(TURN[1])); // then silence, the connection left open
+      return;
+    }
+    res.end(TURN.slice(2).map(frame).join(''));
+  };
+  const c = new AssistantClient({
+    baseUrl: base,
+    request: (url, init) => fetch(url, init),
+    reconnectDelaysMs: [10],
+    idleTimeoutMs: 300
+  });
+  const seen: number[] = [];
+  const t0 = Date.now();
+  const result = await c.chat({ message: 'hi' }, { onEvent: e => seen.push(e.seq) });
+  expect(seen).toEqual([1, 2, 3, 4]);
+  expect(result.terminal.type).toBe('message_complete');
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  expect(requests[1].headers['last-event-id']).toBe('2');
+});
+
+test('keep-alive comments keep a quiet stream alive', async () => {
+  handler = (_req, res) => {
+    sseHead(res);
+    res.write(frame(TURN[0]));
+    let n = 0;
+    const tick = setInterval(() => {
+      n += 1;
+      if (n < 6) {
+        res.write(': keep-alive\n\n'); // every 100 ms, under the 250 ms idle timeout
+      } else {
+        clearInterval(tick);
+        res.end(TURN.slice(1).map(frame).join(''));
+      }
+    }, 100);
+  };
+  const c = new AssistantClient({
+    baseUrl: base,
+    request: (url, init) => fetch(url, init),
+    idleTimeoutMs: 250
+  });
+  let keepAlives = 0;
+  await c.chat({ message: 'hi' }, { onEvent: () => undefined, onKeepAlive: () => (keepAlives += 1) });
+  expect(keepAlives).toBe(5);
+  expect(requests).toHaveLength(1); // never reconnected
+});
+
 test('resume() asks for the events after the given seq', async () => {
   handler = (_req, res) => {
     sseHead(res);

@@ -18,7 +18,7 @@ def test_the_palette_opens_the_sidebar_and_an_answer_streams_in(page: Any) -> No
     run_command(page, "apputils:activate-command-palette")
     palette = page.locator(".lm-CommandPalette-input")
     palette.fill("Open the Assistant")
-    page.keyboard.press("Enter")
+    palette.press("Enter")
     panel = page.locator(SIDEBAR)
     panel.wait_for(state="visible")
     # the textbox has focus: typing and Enter send
@@ -26,11 +26,16 @@ def test_the_palette_opens_the_sidebar_and_an_answer_streams_in(page: Any) -> No
     assert box.evaluate("el => el === document.activeElement")
     tab = page.locator(".jp-SideBar [data-id='jupyter-assistant-sidebar']")
     assert tab.get_attribute("title") == "Assistant"
-    page.keyboard.type("line one")
-    page.keyboard.press("Shift+Enter")  # a new line, not a send
-    page.keyboard.type("[[slow_stream chunks=40 delay=0.05]]")
+    assert tab.locator("svg").count() == 1  # its icon
+    # the model picker is fed by GET info (this lab allows only its default model)
+    picker = page.get_by_role("combobox", name="Model")
+    assert picker.locator("option").all_inner_texts() == ["anthropic:claude-test (default)"]
+    # (keys go to the textbox itself: the lab may move the focus while it settles)
+    box.press_sequentially("line one")
+    box.press("Shift+Enter")  # a new line, not a send
+    box.press_sequentially("[[slow_stream chunks=40 delay=0.05]]")
     assert box.input_value() == "line one\n[[slow_stream chunks=40 delay=0.05]]"
-    page.keyboard.press("Enter")
+    box.press("Enter")
     turn = last_turn(page)
     stop = page.get_by_role("button", name="Stop")
     # mid-stream: some words are shown, the turn is not over, Stop is offered

@@ -151,6 +151,20 @@ def test_a_proposed_cell_edit_is_a_diff_accept_applies_it_reject_leaves_it(
     assert card.get_by_role("button", name="Accept").count() == 0
 
 
+def test_insert_into_notebook_adds_the_code_below_the_active_cell(
+        page: Any, lab: LabServer, peer: AnthropicServer) -> None:
+    write_notebook(lab.root, "insert.ipynb", [("cell-i", "a = 1")])
+    _open_notebook(page, "insert.ipynb")
+    open_sidebar(page)
+    peer.script(Reply.text("Try:\n\n```python\nb = a + 1\n```\n"))
+    send(page, "next step?")
+    code = last_turn(page).locator(".jp-AssistantCode")
+    code.get_by_role("button", name="Insert into notebook").click()
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for()
+    assert _cell_text(page, 0) == "a = 1"
+    assert _cell_text(page, 1) == "b = a + 1"
+
+
 # test_assistant_magic_in_a_notebook: run a notebook cell with `%assistant QUESTION` and see
 # the chat widget's streamed answer in the cell's output. It needs the kernel magics and
 # widgets built in the `kernel` worktree, and is added here after the merge, with
