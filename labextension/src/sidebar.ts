@@ -312,7 +312,10 @@ export class AssistantSidebar extends Panel {
       this._persist();
       this._items = [];
       this.chat.clear();
-      this._notice(`Could not open the conversation: ${e.message}`, 'error', e.code);
+      if (e.status !== 404) {
+        // (a 404: it was deleted meanwhile, e.g. from another tab: start afresh, silently)
+        this._notice(`Could not open the conversation: ${e.message}`, 'error', e.code);
+      }
     }
   }
 

@@ -128,6 +128,7 @@ def test_the_keyboard_alone_drives_the_sidebar(page: Any, peer: AnthropicServer)
         if names[-1] == "Conversations":
             break
     assert names[-1] == "Conversations", names
-    page.keyboard.press("Enter")
+    # Enter activates it (sent to the button itself: the lab may move the focus meanwhile)
+    page.get_by_role("button", name="Conversations").press("Enter")
     page.get_by_role("list", name="Conversations").locator(
         "li", has_text="keyboard question").wait_for()
