@@ -100,7 +100,8 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     """JupyterLab's entry point: the prebuilt sidebar (``labextension/``, built into
-    ``jupyter_assistant/labextension``), for ``jupyter labextension develop``."""
+    ``jupyter_assistant/labextension``), for ``jupyter-builder develop`` (formerly
+    ``jupyter labextension develop``)."""
     return [{"src": "labextension", "dest": "jupyter-assistant"}]
 
 
