@@ -120,5 +120,12 @@ def unload_ipython_extension(ipython: Any) -> None:
     unload(ipython)
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """JupyterLab's entry point: the prebuilt sidebar (``labextension/``, built into
+    ``jupyter_assistant/labextension``), for ``jupyter-builder develop`` (formerly
+    ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "jupyter-assistant"}]
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

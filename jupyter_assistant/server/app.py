@@ -259,10 +259,12 @@ class AssistantApp(ExtensionApp):
 
     def _make_assistant(self, model: str | None) -> Assistant:
         from .. import Assistant
+        from ..tools import notebook_tools
 
+        # the sidebar shows notebook cell edits as diffs: it offers propose_cell_edit
         return Assistant(
-            model, config=self.assistant_config, store=self.store, root=self.root_dir,
-            auto_approve=self.auto_approve,
+            model, notebook_tools(), config=self.assistant_config, store=self.store,
+            root=self.root_dir, auto_approve=self.auto_approve,
             tool_timeout=self.tool_timeout, stream_idle_timeout=self.stream_idle_timeout,
             turn_deadline=self.turn_deadline, max_model_calls=self.max_model_calls,
             max_message_chars=self.max_message_chars)

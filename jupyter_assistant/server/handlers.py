@@ -7,6 +7,7 @@ a missing one. The streaming endpoints (chat, session events, cancel) are in :mo
 ========================================  ======  =============================================
 path (under ``/assistant/api``)           verb    what
 ========================================  ======  =============================================
+``info``                                  GET     settings a client needs (models, limits)
 ``chat``                                  POST    start a turn, stream its events (SSE)
 ``sessions/{id}``                         GET     a session (``status``, ``last_seq``...)
 ``sessions/{id}/events``                  GET     resume a session's events (SSE)
@@ -47,6 +48,22 @@ __all__ = ["API_PREFIX", "default_handlers"]
 API_PREFIX = "/assistant/api"
 
 _SUMMARY_TOKENS_MAX = 20_000
+
+
+class InfoHandler(AssistantHandler):
+    """``GET info``: what a client (the sidebar) needs to know of the server's settings:
+    ``model`` (the default model spec, ``provider:model id``), ``allowed_models`` (the specs
+    a chat request may choose; empty: any well-formed spec), ``max_upload_bytes`` (largest
+    trace upload, bytes) and ``max_message_chars`` (longest user message, characters)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        app = self.app
+        self.write_json({"model": app.assistant.model,
+                         "allowed_models": list(app.allowed_models),
+                         "max_upload_bytes": app.max_upload_bytes,
+                         "max_message_chars": app.max_message_chars})
 
 
 class SessionHandler(AssistantHandler):
@@ -299,6 +316,7 @@ def _id(name: str) -> str:
 
 #: ``(pattern, handler)`` pairs, relative to the server's base_url.
 default_handlers: list[tuple[str, type[web.RequestHandler]]] = [
+    (f"{API_PREFIX}/info", InfoHandler),
     (f"{API_PREFIX}/chat", ChatHandler),
     (f"{API_PREFIX}/sessions/{_id('session_id')}", SessionHandler),
     (f"{API_PREFIX}/sessions/{_id('session_id')}/events", SessionEventsHandler),

@@ -3,8 +3,10 @@
 :class:`AnthropicServer` (``jupyter_assistant.testing.anthropic_server``) is a local Anthropic
 Messages API server with scripted replies (:class:`Reply`) and fault injection;
 :class:`OpenAIServer` (``jupyter_assistant.testing.openai_server``) is a local
-OpenAI-compatible chat-completions server with scripted replies (:class:`ChatReply`). They
-are imported lazily, so ``import jupyter_assistant.testing`` costs nothing.
+OpenAI-compatible chat-completions server with scripted replies (:class:`ChatReply`);
+:class:`LabServer` (``jupyter_assistant.testing.lab_server``) a real ``jupyter lab`` for
+browser tests. They are imported lazily, so ``import jupyter_assistant.testing`` costs
+nothing.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["AnthropicServer", "ChatReply", "OpenAIServer", "RecordedRequest", "Reply"]
+__all__ = ["AnthropicServer", "ChatReply", "LabServer", "OpenAIServer", "RecordedRequest",
+           "Reply"]
 
 _LAZY = {"AnthropicServer": ".anthropic_server", "RecordedRequest": ".anthropic_server",
          "Reply": ".anthropic_server", "ChatReply": ".openai_server",
-         "OpenAIServer": ".openai_server"}
+         "OpenAIServer": ".openai_server", "LabServer": ".lab_server"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .anthropic_server import AnthropicServer, RecordedRequest, Reply
+    from .lab_server import LabServer
     from .openai_server import ChatReply, OpenAIServer
 
 

@@ -1,5 +1,5 @@
-"""Tools the model may call (trace, file, web search), the ``@tool`` decorator, the default
-tool set and the ``jupyter_assistant.tools`` entry point group.
+"""Tools the model may call (trace, file, notebook, web search), the ``@tool`` decorator,
+the default tool set and the ``jupyter_assistant.tools`` entry point group.
 
 ``Tool``, ``ToolContext`` and ``tool`` are imported at once; the rest lazily, so that
 ``from jupyter_assistant.tools import tool`` does not import pandas or an HTTP client.
@@ -21,6 +21,7 @@ __all__ = [
     "WebSearchBackend",
     "default_tools",
     "load_entry_point_tools",
+    "notebook_tools",
     "render_table",
     "tool",
 ]
@@ -29,6 +30,7 @@ _LAZY: dict[str, str] = {
     "ENTRY_POINT_GROUP": "._registry",
     "default_tools": "._registry",
     "load_entry_point_tools": "._registry",
+    "notebook_tools": ".notebook_tools",
     "render_table": "._render",
     "BraveSearchBackend": ".web_search",
     "SearchResult": ".web_search",
@@ -38,6 +40,7 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:  # pragma: no cover
     from ._registry import ENTRY_POINT_GROUP, default_tools, load_entry_point_tools
     from ._render import render_table
+    from .notebook_tools import notebook_tools
     from .web_search import BraveSearchBackend, SearchResult, WebSearchBackend
 
 

@@ -43,7 +43,7 @@ TWO_USERS = {"identity_provider_class": TwoUsersIdentityProvider}
 
 #: Every (method, path) of the API, with ids that look real.
 ENDPOINTS = [
-    ("POST", "chat"), ("GET", "sessions/s_1"), ("GET", "sessions/s_1/events"),
+    ("GET", "info"), ("POST", "chat"), ("GET", "sessions/s_1"), ("GET", "sessions/s_1/events"),
     ("POST", "sessions/s_1/cancel"), ("GET", "conversations"), ("POST", "conversations"),
     ("GET", "conversations/c1"), ("DELETE", "conversations/c1"),
     ("GET", "conversations/c1/messages"), ("POST", "conversations/c1/messages"),
