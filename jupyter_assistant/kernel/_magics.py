@@ -216,8 +216,8 @@ class AssistantMagics(Magics):
 
     def ask(self, question: str, cmd: Command | None = None, *, trace: Any = None) -> ChatView:
         """Run one turn with ``question`` and show it; returns the finished view."""
-        from ..orchestrator._context import DEFAULT_SYSTEM_PROMPT
-        from ..store._util import new_id
+        from ..orchestrator import DEFAULT_SYSTEM_PROMPT
+        from ..store import new_id
         from ._chat import ChatView
         from ._turn_view import run_turn
         from ._variables import kernel_context

@@ -4,6 +4,7 @@ telemetry and replay (:class:`Assistant`), and the model providers (``providers`
 from __future__ import annotations
 
 from ._assistant import Assistant
+from ._context import DEFAULT_SYSTEM_PROMPT
 from ._executor import ToolOutcome, render_output, truncate_output
 from ._history import build_history
 from ._message_input import validate_message
@@ -19,6 +20,7 @@ from .pricing import PRICES, price_for
 from .providers import ModelProvider, ModelRequest, create_provider
 
 __all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
     "MODEL_CALL_ATTRIBUTES",
     "PRICES",
     "TOOL_CALL_ATTRIBUTES",
