@@ -22,6 +22,11 @@ launch_overhead        GPU idle in short waits (<= 100 µs) for per-kernel    CU
                        a median kernel shorter than the median wait          best
                        (kernels finish faster than the host issues them);    practices
                        at most low when the GPU is >= 60% busy with compute
+host_bound             GPU idle waiting for the host with none of the causes  HTA idle
+                       above ("host wait" gaps: the next kernel was launched  time
+                       after the GPU went idle, no loader, copy, sync or      breakdown,
+                       short per-kernel launch wait) >= 25% / 50% of step     tuning
+                       time (at 50% the host at least doubles the step)       guide
 gpu_compute_bound      compute kernels busy >= 50% of step time: low          HTA temporal
                        (healthy); medium when fp32 SIMT GEMMs take >= 25% of  breakdown,
                        compute time (tensor cores idle)                       tuning guide
@@ -195,6 +200,56 @@ def _launch(f: GpuFacts) -> Finding | None:
         SOURCES["cuda_graphs"])
 
 
+def _host_label(name: str) -> str:
+    if name == "ProfilerStep#*":
+        return "Python in the step outside any recorded op (`ProfilerStep#*` self time)"
+    return f"`{short_name(name, 60)}`"
+
+
+def _host_bound(f: GpuFacts) -> Finding | None:
+    idle = f.gaps.get("host", 0.0)
+    share = idle / f.wall
+    sev = grade(share, 0.50, 0.25)
+    if sev is None:
+        return None
+    n = f.gap_counts.get("host", 0)
+    top = f.host_self.head(3)
+    named = float(f.host_self.sum())
+    where = "; ".join(f"{_host_label(str(k))} {_per(f, float(v))}"
+                      + (f" ({_pct(float(v) / named)})" if named > 0 else "")
+                      for k, v in top.items())
+    per_step = max(f.n_windows, 1)
+    ev = (f"The GPU is idle {_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) in "
+          f"{format_count(n / per_step)} waits per step (mean {format_us(idle / max(n, 1))}) "
+          "for work the host had not issued yet, and no data loading, copy, sync or "
+          f"short launch wait explains them; the GPU is busy {_pct(f.busy / f.wall)}. "
+          + (f"Host self time during those waits, on the threads that launch GPU work: "
+             f"{where}." if len(top) else "No CPU slice covers those waits (time outside "
+             "any recorded op).")
+          + (f" The step already replays CUDA graphs ({format_count(f.graph_launches / per_step)}"
+             " `cudaGraphLaunch` per step)." if f.graph_launches else ""))
+    fixes = ["The host, not the GPU, sets the pace: give each host call more GPU work (a "
+             "larger batch, several micro-batches per step)"]
+    if f.graph_launches:
+        fixes.append("bring what still runs in Python around the graph into it: compile the "
+                     "whole train step (loss, backward, `optimizer.step` with "
+                     "`capturable=True`/`fused=True`) and remove graph breaks "
+                     "(`TORCH_LOGS=graph_breaks`)")
+    else:
+        fixes.append("cut per-op host cost with `torch.compile(model, mode=\"reduce-overhead\")`"
+                     " (fused kernels replayed as a CUDA graph) or `torch.cuda.graphs`")
+    if any(str(k).startswith("Optimizer.step#") for k in top.index):
+        fixes.append("use a fused optimizer if it is not one yet (`fused=True`, or "
+                     "`foreach=True`)")
+    fixes.append("move Python work (metrics, logging, per-sample loops, tensor creation) out "
+                 "of the step or into DataLoader workers; see where the host time goes with "
+                 "`py-spy record --native -- python train.py` or "
+                 "`torch.profiler.profile(with_stack=True)`")
+    return Finding(
+        "host_bound", sev, share, ev, "; ".join(fixes) + ".",
+        SOURCES["hta"] + " (idle time breakdown: host wait); " + SOURCES["pytorch_tuning"])
+
+
 def _compute(f: GpuFacts) -> Finding | None:
     share = f.compute / f.wall
     if share < 0.5:
@@ -272,7 +327,8 @@ def gpu_findings(trace: Trace, facts: GpuFacts | None = None) -> list[Finding]:
     if f is None or f.wall <= 0:
         return []
     out = []
-    for rule in (_input_bound, _copies, _host_sync, _launch, _compute, _communication):
+    for rule in (_input_bound, _copies, _host_sync, _launch, _host_bound, _compute,
+                 _communication):
         found = rule(f)
         if found is not None:
             out.append(found)
