@@ -22,11 +22,13 @@ launch_overhead        GPU idle in short waits (<= 100 µs) for per-kernel    CU
                        a median kernel shorter than the median wait          best
                        (kernels finish faster than the host issues them);    practices
                        at most low when the GPU is >= 60% busy with compute
-host_bound             GPU idle waiting for the host with none of the causes  HTA idle
-                       above ("host wait" gaps: the next kernel was launched  time
-                       after the GPU went idle, no loader, copy, sync or      breakdown,
-                       short per-kernel launch wait) >= 25% / 50% of step     tuning
-                       time (at 50% the host at least doubles the step)       guide
+host_bound             GPU idle waiting for the host with none of the         HTA idle
+                       causes above ("host wait" gaps: the next kernel        time
+                       was launched after the GPU went idle; no loader,       breakdown,
+                       copy, sync or short per-kernel launch wait)            tuning
+                       >= 25% / 50% of step time (at 50% the host at          guide
+                       least doubles the step); only with ProfilerStep#N
+                       windows (without them the window holds start-up)
 gpu_compute_bound      compute kernels busy >= 50% of step time: low          HTA temporal
                        (healthy); medium when fp32 SIMT GEMMs take >= 25% of  breakdown,
                        compute time (tensor cores idle)                       tuning guide
@@ -207,6 +209,8 @@ def _host_label(name: str) -> str:
 
 
 def _host_bound(f: GpuFacts) -> Finding | None:
+    if not f.has_steps:
+        return None  # the window is the whole recording: start-up, warm-up, teardown
     idle = f.gaps.get("host", 0.0)
     share = idle / f.wall
     sev = grade(share, 0.50, 0.25)
