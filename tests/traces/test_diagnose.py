@@ -262,3 +262,18 @@ def test_no_host_bound_where_a_specific_cause_or_the_gpu_bounds_the_step(
     # the sync trace: the syncs are named first, the host time beside them
     d = load_shared("gpu/gpu_metrics_sync_each_iter.json.gz").diagnose()
     assert d["kind"].tolist()[:2] == ["host_sync", "host_bound"], d
+
+
+def test_cpu_op_hotspot_says_whether_it_is_dispatch_or_cpu_work(
+        load_shared: Callable[[str], Trace]) -> None:
+    # eager MLP, batch 8: aten::addmm's CPU self time is the dispatch of its GPU kernels
+    d = load_shared("gpu/gpu_mlp_eager_small_batch.json.gz").diagnose()
+    row = d[d["kind"] == "cpu_hotspot"].iloc[0]
+    assert "`aten::addmm`" in row["evidence"]
+    assert "100% of its calls launch GPU work" in row["evidence"]
+    assert "torch.compile" in row["fix"] and "move the work to the GPU" not in row["fix"]
+    # a CPU-only PyTorch trace: aten::mm computes on the CPU
+    d = diagnose(load_trace(DATA / "torch_cpu_trace.json.gz"))
+    row = d[d["kind"] == "cpu_hotspot"].iloc[0]
+    assert "`aten::mm`" in row["evidence"] and "launches no GPU work" in row["evidence"]
+    assert "no GPU activity" in row["evidence"] and "move the work" in row["fix"]
