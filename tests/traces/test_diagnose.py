@@ -277,3 +277,30 @@ def test_cpu_op_hotspot_says_whether_it_is_dispatch_or_cpu_work(
     row = d[d["kind"] == "cpu_hotspot"].iloc[0]
     assert "`aten::mm`" in row["evidence"] and "launches no GPU work" in row["evidence"]
     assert "no GPU activity" in row["evidence"] and "move the work" in row["fix"]
+
+
+def test_sync_cost_matches_the_profilers_own_op_times(
+        load_shared: Callable[[str], Trace], shared_traces: Path) -> None:
+    # gpu_metrics_sync_each_iter: a .cpu() (DtoH cudaMemcpyAsync + cudaStreamSynchronize)
+    # and a torch.cuda.synchronize() per iteration, 100 iterations per step. The GPU is 5%
+    # busy, so each sync returns quickly: the host is blocked ~3% of the step and the GPU
+    # idles ~7% behind the syncs; the rest of the idle time is host work (host_bound).
+    trace = load_shared("gpu/gpu_metrics_sync_each_iter.json.gz")
+    facts = gpu_facts(trace)
+    assert facts is not None and facts.inner_syncs == 300
+    truth = _key_averages_self_cpu(shared_traces / "gpu/gpu_metrics_sync_each_iter"
+                                   ".key_averages.txt")
+    # key_averages: cudaDeviceSynchronize 307 calls (300 inner + the step-timing ones),
+    # cudaStreamSynchronize below the table's last row, cudaMemcpyAsync = DtoH + DtoD
+    floor = truth["cudaDeviceSynchronize"] * 300 / 307
+    ceiling = (truth["cudaDeviceSynchronize"] + truth["cudaMemcpyAsync"]
+               + min(v for v in truth.values() if v > 0))
+    assert floor <= facts.sync_blocked <= ceiling
+    # the GPU idle charged to the syncs holds the host's blocked time
+    assert facts.sync_blocked <= facts.gaps["sync"] + facts.gaps["kernel_wait"]
+    d = trace.diagnose()
+    row = d[d["kind"] == "host_sync"].iloc[0]
+    assert row["share"] == pytest.approx(facts.gaps["sync"] / facts.wall)
+    assert "little queued work" in row["evidence"]
+    host = d[d["kind"] == "host_bound"].iloc[0]
+    assert host["share"] > 0.4 > row["share"]

@@ -16,7 +16,10 @@ host_to_device_copy    copy stalls + HtoD/DtoH device time not overlapped    CUD
                        the guide names
 host_sync              sync points inside the step >= 4 / 10 per step, or     PyTorch
                        GPU idle behind them >= 10% / 25%; low when frequent   tuning guide
-                       but the GPU idles < 2% behind them
+                       but the GPU idles < 2% behind them. Share: the GPU
+                       idle from the moment it drains during a sync until
+                       the next device work starts (the host's time blocked
+                       in the syncs lies mostly inside it)
 launch_overhead        GPU idle in short waits (<= 100 µs) for per-kernel    CUDA graphs
                        launches >= 15% / 30%, >= 10 such waits per step and  docs, CUDA
                        a median kernel shorter than the median wait          best
@@ -156,12 +159,19 @@ def _host_sync(f: GpuFacts) -> Finding | None:
     if by_share is None and share < 0.02:
         sev = "low"  # frequent, but the GPU stays busy through them (it bounds the step)
     calls = ", ".join(f"`{k}` x{format_count(v)}" for k, v in f.syncs.most_common(3))
+    ev = (f"{format_count(per_step)} host-device synchronisation points inside each step "
+          f"({calls}); the host blocks in them {_per(f, f.sync_blocked)} "
+          f"({_pct(f.sync_blocked / f.wall)} of the step), and the GPU then sits idle "
+          f"{_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) until new work is queued, "
+          "so the CPU never runs ahead of the GPU.")
+    if f.busy / f.wall < 0.5 and f.inner_syncs:
+        # host-bound: little is queued when the host syncs, so each wait is short
+        ev += (f" Each sync waits only {format_us(f.sync_blocked / f.inner_syncs)} here "
+               f"because the GPU has little queued work (busy {_pct(f.busy / f.wall)}) and "
+               "idles for other reasons most of the step; the syncs' cost grows with the "
+               "GPU work queued before them.")
     return Finding(
-        "host_sync", sev, share,
-        f"{format_count(per_step)} host-device synchronisation points inside each step "
-        f"({calls}); the host blocks in them {_per(f, f.sync_blocked)}, and the GPU "
-        f"then sits idle {_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) until new "
-        "work is queued, so the CPU never runs ahead of the GPU.",
+        "host_sync", sev, share, ev,
         "Remove syncs from the step: keep metrics on the GPU and call `.item()`/`.cpu()`/"
         "`print` on them every N steps (or accumulate with `torch.add(..., out=)`), drop "
         "`torch.cuda.synchronize()` outside timing code, avoid data-dependent shapes "
