@@ -238,6 +238,13 @@ def test_host_bound_names_where_the_host_time_goes(
             assert us <= truth[key] * 1.001, (op, us, truth[key])
             named += 1
     assert named >= 2
+    # the share: the host waits, plus the short launch waits when launch_overhead is not
+    # reported (here: only for the sync trace, whose many small kernels are reported)
+    launch_reported = "launch_overhead" in d["kind"].tolist()
+    waits = facts.gaps["host"] + (0.0 if launch_reported else facts.gaps["launch"])
+    assert row["share"] == pytest.approx(waits / facts.wall)
+    assert launch_reported == (name == "gpu_metrics_sync_each_iter")
+    assert ("short waits for a kernel launch" in row["evidence"]) != launch_reported
     # every moment of those waits is counted once (the loop's thread waiting for autograd's
     # thread is not counted beside it)
     assert facts.host_self.sum() == pytest.approx(facts.gaps["host"], rel=0.05)

@@ -44,6 +44,7 @@ a ``ProfilerStep#N`` is the step's Python outside any recorded op.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -74,6 +75,11 @@ _GRAPH_API = re.compile(r"^(cuda|hip)GraphLaunch|^cuGraphLaunch")
 _LOADER = "enumerate(DataLoader)#"
 
 
+# per rank: the ``host`` and ``launch`` gaps (sorted starts, ends, is-launch), the threads
+# that drive the device and the steps' threads
+_HostGaps = tuple[object, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 @dataclass
 class GpuFacts:
     """What the GPU rules need; times in µs summed over every window of every rank."""
@@ -96,11 +102,28 @@ class GpuFacts:
     loader_time: float = 0.0
     loader_names: list[str] = field(default_factory=list)
     copy_calls_time: float = 0.0
-    #: CPU self time (µs) inside the ``host`` gaps, by slice name, largest first
-    host_self: pd.Series = field(default_factory=lambda: pd.Series(dtype="float64"))
     #: per-kernel launches and CUDA graph launches (``cudaGraphLaunch``) in the windows
     kernel_launches: int = 0
     graph_launches: int = 0
+    _trace: Trace | None = field(default=None, repr=False)
+    # per rank: the ``host`` gaps (sorted starts, ends), the driving threads, the steps'
+    _host_gaps: list[_HostGaps] = field(default_factory=list, repr=False)
+
+    @functools.cached_property
+    def host_self(self) -> pd.Series:
+        """CPU self time (float64, µs) inside the ``host`` gaps by slice name, largest
+        first (computed on first use: only the host_bound rule needs it)."""
+        return self._self_in(launch=False)
+
+    @functools.cached_property
+    def host_launch_self(self) -> pd.Series:
+        """As :attr:`host_self`, over the ``host`` and ``launch`` gaps."""
+        return self._self_in(launch=True)
+
+    def _self_in(self, launch: bool) -> pd.Series:
+        if self._trace is None or not self._host_gaps:
+            return pd.Series(dtype="float64")
+        return _host_self(self._trace, self._host_gaps, launch)
 
     @property
     def per_window(self) -> float:
@@ -208,15 +231,13 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
                 if "correlation" in ev.columns else np.full(len(ev), -1, np.int64))
     parent_all = ev["parent"].to_numpy(dtype=np.int64)
     tid_all = ev["tid"].to_numpy(dtype=np.int64)
-    depth_all = ev["depth"].to_numpy(dtype=np.int64)
     is_rt = ev["cat"].isin(_RUNTIME_CATS).to_numpy() & (stream < 0)
     if drop is not None:
         is_loader &= ~drop
     copy_label, sync_label = _flags(labels, _COPY_API), _flags(labels, _SYNC_API)
     launch_label = _flags(labels, _LAUNCH_API)
     graph_label = _flags(labels, _GRAPH_API)
-    cpu_row = (stream < 0) if drop is None else ((stream < 0) & ~drop)
-    in_host_gap = np.zeros(len(ev))  # each CPU slice's own time inside `host` gaps, µs
+    host_gaps: list[_HostGaps] = []
 
     gaps: dict[str, float] = dict.fromkeys(GAP_CAUSES, 0.0)
     gap_counts: dict[str, int] = dict.fromkeys(GAP_CAUSES, 0)
@@ -274,6 +295,7 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
         rt_in = np.zeros(len(rt_idx), dtype=bool)
         host_s: list[np.ndarray] = []
         host_e: list[np.ndarray] = []
+        host_l: list[np.ndarray] = []
         for lo, hi in zip(win["ts"].astype(float).tolist(), win["end"].astype(float).tolist(),
                           strict=True):
             totals["wall"] += hi - lo
@@ -342,27 +364,24 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
                 m = cause == c
                 gaps[c] += float((ge[m] - gs[m]).sum())
                 gap_counts[c] += int(m.sum())
-            host_s.append(gs[cause == "host"])
-            host_e.append(ge[cause == "host"])
+            hl = (cause == "host") | (cause == "launch")
+            host_s.append(gs[hl])
+            host_e.append(ge[hl])
+            host_l.append(cause[hl] == "launch")
         if host_s:
             hs, he = np.concatenate(host_s), np.concatenate(host_e)
             order = np.argsort(hs, kind="stable")
             # the threads that drive the device: the steps' thread and every thread that
             # launched device work (autograd's backward thread); not helpers such as the
             # pin-memory thread, which run beside the loop
-            drivers = np.union1d(win["tid"].to_numpy(dtype=np.int64),
-                                 tid_all[rt_idx[np.isin(r_corr, dcorr) & (r_corr >= 0)]])
-            rows = np.flatnonzero(rm & cpu_row & np.isin(tid_all, drivers))
-            hs, he = hs[order], he[order]
-            in_host_gap[rows] = _overlap(hs, he, ts_all[rows], end_all[rows])
-            # while another driving thread works (autograd's backward), the steps' thread
-            # only waits for it: its slices count only outside that work
-            step_tids = np.unique(win["tid"].to_numpy(dtype=np.int64))
-            top = rows[(depth_all[rows] == 0) & ~np.isin(tid_all[rows], step_tids)]
-            if len(top):
-                os_, oe = _intersect((hs, he), union_intervals(ts_all[top], end_all[top]))
-                main = rows[np.isin(tid_all[rows], step_tids)]
-                in_host_gap[main] -= _overlap(os_, oe, ts_all[main], end_all[main])
+            ds = np.sort(dcorr)
+            at = np.minimum(np.searchsorted(ds, r_corr), max(len(ds) - 1, 0))
+            launched = (r_corr >= 0) & (ds[at] == r_corr) if len(ds) else r_corr < -1
+            drivers = np.unique(np.concatenate((win["tid"].to_numpy(dtype=np.int64),
+                                                pd.unique(tid_all[rt_idx[launched]]))))
+            host_gaps.append((rank, hs[order], he[order], np.concatenate(host_l)[order],
+                              drivers,
+                              np.unique(win["tid"].to_numpy(dtype=np.int64))))
         launches += int((launch_label[rcode] & rt_in).sum())
         graphs += int((graph_label[rcode] & rt_in).sum())
         dev_parts.append(dev[in_any])
@@ -372,7 +391,7 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
             "is_copy": is_copy[rt_in], "copy_name": copy_name[rt_in]}))
 
     return GpuFacts(
-        host_self=_self_by_name(in_host_gap, parent_all, codes, labels, cpu_row),
+        _trace=trace, _host_gaps=host_gaps,
         kernel_launches=launches, graph_launches=graphs,
         has_steps=has_steps, n_windows=len(windows), wall=totals["wall"],
         busy=totals["busy"], compute=totals["compute"], communication=totals["comm"],
@@ -381,6 +400,34 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
         runtime=pd.concat(rt_parts, ignore_index=True), syncs=syncs,
         sync_blocked=totals["sync_blocked"], inner_syncs=n_inner, loader_time=totals["loader"],
         loader_names=sorted(loader_names), copy_calls_time=totals["copy_calls"])
+
+
+def _host_self(trace: Trace, host_gaps: list[_HostGaps], launch: bool) -> pd.Series:
+    ev = trace.events
+    drop = not_work(trace)
+    stream = ev["stream"].to_numpy(dtype=np.int64, na_value=-1)
+    cpu_row = (stream < 0) if drop is None else ((stream < 0) & ~drop)
+    ranks = trace_ranks(trace)
+    ts_all = ev["ts"].to_numpy(dtype=np.float64)
+    end_all = ev["end"].to_numpy(dtype=np.float64)
+    tid_all = ev["tid"].to_numpy(dtype=np.int64)
+    depth_all = ev["depth"].to_numpy(dtype=np.int64)
+    own = np.zeros(len(ev))  # each CPU slice's own time inside the `host` gaps, µs
+    for rank, hs, he, is_launch, drivers, step_tids in host_gaps:
+        if not launch:
+            hs, he = hs[~is_launch], he[~is_launch]
+        rows = np.flatnonzero((ranks == rank) & cpu_row & np.isin(tid_all, drivers))
+        own[rows] = _overlap(hs, he, ts_all[rows], end_all[rows])
+        # while another driving thread works (autograd's backward), the steps' thread
+        # only waits for it: its slices count only outside that work
+        on_step = np.isin(tid_all[rows], step_tids)
+        top = rows[(depth_all[rows] == 0) & ~on_step]
+        if len(top):
+            os_, oe = _intersect((hs, he), union_intervals(ts_all[top], end_all[top]))
+            main = rows[on_step]
+            own[main] -= _overlap(os_, oe, ts_all[main], end_all[main])
+    labels, codes = _labels_codes(ev["name"])
+    return _self_by_name(own, ev["parent"].to_numpy(dtype=np.int64), codes, labels, cpu_row)
 
 
 def _self_by_name(own: np.ndarray, parent: np.ndarray, codes: np.ndarray,

@@ -28,8 +28,9 @@ launch_overhead        GPU idle in short waits (<= 100 µs) for per-kernel    CU
 host_bound             GPU idle waiting for the host with none of the         HTA idle
                        causes above ("host wait" gaps: the next kernel        time
                        was launched after the GPU went idle; no loader,       breakdown,
-                       copy, sync or short per-kernel launch wait)            tuning
-                       >= 25% / 50% of step time (at 50% the host at          guide
+                       copy or sync; short per-kernel launch waits count      tuning
+                       here when launch_overhead is not reported)             guide
+                       >= 25% / 50% of step time (at 50% the host at
                        least doubles the step); only with ProfilerStep#N
                        windows (without them the window holds start-up)
 gpu_compute_bound      compute kernels busy >= 50% of step time: low          HTA temporal
@@ -222,21 +223,30 @@ def _host_bound(f: GpuFacts) -> Finding | None:
     if not f.has_steps:
         return None  # the window is the whole recording: start-up, warm-up, teardown
     idle = f.gaps.get("host", 0.0)
+    n = f.gap_counts.get("host", 0)
+    # short waits for per-kernel launches that launch_overhead does not report (too few,
+    # or kernels longer than the waits) are host time like any other
+    folded = _launch(f) is None and f.gap_counts.get("launch", 0) > 0
+    if folded:
+        idle += f.gaps["launch"]
+        n += f.gap_counts["launch"]
     share = idle / f.wall
     sev = grade(share, 0.50, 0.25)
     if sev is None:
         return None
-    n = f.gap_counts.get("host", 0)
-    top = f.host_self.head(3)
-    named = float(f.host_self.sum())
+    host_self = f.host_launch_self if folded else f.host_self
+    top = host_self.head(3)
+    named = float(host_self.sum())
     where = "; ".join(f"{_host_label(str(k))} {_per(f, float(v))}"
                       + (f" ({_pct(float(v) / named)})" if named > 0 else "")
                       for k, v in top.items())
     per_step = max(f.n_windows, 1)
     ev = (f"The GPU is idle {_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) in "
-          f"{format_count(n / per_step)} waits per step (mean {format_us(idle / max(n, 1))}) "
-          "for work the host had not issued yet, and no data loading, copy, sync or "
-          f"short launch wait explains them; the GPU is busy {_pct(f.busy / f.wall)}. "
+          f"{format_count(n / per_step)} waits per step (mean {format_us(idle / max(n, 1))}"
+          + (f", including {format_count(f.gap_counts['launch'] / per_step)} short waits "
+             "for a kernel launch" if folded else "")
+          + ") for work the host had not issued yet, and no data loading, copy, sync or "
+          f"launch-overhead pattern explains them; the GPU is busy {_pct(f.busy / f.wall)}. "
           + (f"Host self time during those waits, on the threads that launch GPU work: "
              f"{where}." if len(top) else "No CPU slice covers those waits (time outside "
              "any recorded op).")
