@@ -45,7 +45,7 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
             "diagnose", help="what bounds the trace, with evidence and the fix",
             description="Print the findings of Trace.diagnose(): kind (input_bound, "
                         "host_sync, launch_overhead, host_to_device_copy, "
-                        "gpu_compute_bound, communication_bound, cpu_hotspot, "
+                        "host_bound, gpu_compute_bound, communication_bound, cpu_hotspot, "
                         "layout_thrashing, long_tasks, gc_pressure), severity, share of "
                         "step time, evidence, fix and source, most important first.")
     else:  # pragma: no cover - a wiring mistake in cli._COMMANDS

@@ -449,8 +449,8 @@ def render_diagnosis(d: pd.DataFrame, label: str = "current") -> str:
     headline = str(d.attrs.get("headline") or "")
     if not len(d):
         return (f"No bottleneck rule fired for trace {label!r}: no single cause stands out "
-                f"(input, copies, syncs, launches, communication, a dominant function, GC, "
-                f"long tasks, forced layouts). {headline}").rstrip()
+                f"(input, copies, syncs, launches, host wait, communication, a dominant "
+                f"function, GC, long tasks, forced layouts). {headline}").rstrip()
     top = d.iloc[0]
     top_share = float(d["share"].iloc[0])
     share = "" if np.isnan(top_share) else f", explains {100 * top_share:.0f}% of the time"
@@ -470,10 +470,10 @@ def render_diagnosis(d: pd.DataFrame, label: str = "current") -> str:
 @tool(category="trace")
 def diagnose(trace: str = "current", n: int = 6, *, ctx: ToolContext) -> str:
     """What bounds this trace and what to change: findings such as input_bound, host_sync,
-    launch_overhead, host_to_device_copy, gpu_compute_bound (healthy), communication_bound,
-    cpu_hotspot, layout_thrashing, long_tasks, gc_pressure, each with its share of step
-    time, the evidence (numbers, op/kernel/function names), the standard fix and the
-    rule's source. Most important first. Call this first for "why is it slow?".
+    launch_overhead, host_to_device_copy, host_bound, gpu_compute_bound (healthy),
+    communication_bound, cpu_hotspot, layout_thrashing, long_tasks, gc_pressure, each
+    with its share of step time, the evidence (numbers, op/kernel/function names), the
+    standard fix and the rule's source. Most important first. Call this first for "why is it slow?".
 
     Args:
         trace: Trace id ("current" is the trace of this conversation turn).

@@ -12,6 +12,7 @@ import pytest
 
 from jupyter_assistant import Trace, compare_traces, diagnose, load_trace
 from jupyter_assistant.traces.diagnosis import FINDING_COLUMNS, KINDS, forced_layouts, long_tasks
+from jupyter_assistant.traces.diagnosis._gpu_facts import gpu_facts
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -196,3 +197,117 @@ def test_empty_and_cpu_only_traces(load_shared: Callable[[str], Trace]) -> None:
     d = load_shared("hta/cpu_only").diagnose()
     _check_frame(d)
     assert not d["kind"].isin(["launch_overhead", "gpu_compute_bound"]).any()
+
+
+def _key_averages_self_cpu(path: Path) -> dict[str, float]:
+    """``Self CPU`` (µs) by name from the profiler's own ``key_averages().table()``."""
+    unit = {"us": 1.0, "ms": 1e3, "s": 1e6}
+    out: dict[str, float] = {}
+    for line in path.read_text().splitlines():
+        cols = line.split()
+        if len(cols) < 11 or not cols[-1].isdigit():
+            continue
+        value = cols[-9]  # Name (may hold spaces), Self CPU %, Self CPU, ...
+        num = value.rstrip("munsµ")
+        name = " ".join(cols[:-10])  # the CPU row and the GPU-side annotation share names
+        out[name] = max(out.get(name, 0.0), float(num) * unit[value[len(num):]])
+    return out
+
+
+@pytest.mark.parametrize("name", ["gpu_dataloader_workers4", "gpu_mlp_compiled_cudagraphs",
+                                  "gpu_metrics_sync_each_iter"])
+def test_host_bound_names_where_the_host_time_goes(
+        name: str, load_shared: Callable[[str], Trace], shared_traces: Path) -> None:
+    # the GPU is 80-95% idle inside the steps and no loader, copy or sync explains it
+    trace = load_shared(f"gpu/{name}.json.gz")
+    d = trace.diagnose()
+    _check_frame(d)
+    row = d[d["kind"] == "host_bound"].iloc[0]
+    assert row["severity"] == "high" and row["share"] >= 0.5
+    assert "Python in the step outside any recorded op (`ProfilerStep#*` self time)" in row[
+        "evidence"]
+    assert "py-spy" in row["fix"] and "HTA" not in row["fix"] and "host wait" in row["source"]
+    # the host self time it names is part of the profiler's own Self CPU for that name
+    facts = gpu_facts(trace)
+    assert facts is not None
+    truth = _key_averages_self_cpu(shared_traces / f"gpu/{name}.key_averages.txt")
+    named = 0
+    for op, us in facts.host_self.head(5).items():
+        key = "ProfilerStep*" if op == "ProfilerStep#*" else str(op)
+        if key in truth:
+            assert us <= truth[key] * 1.001, (op, us, truth[key])
+            named += 1
+    assert named >= 2
+    # the share: the host waits, plus the short launch waits when launch_overhead is not
+    # reported (here: only for the sync trace, whose many small kernels are reported)
+    launch_reported = "launch_overhead" in d["kind"].tolist()
+    waits = facts.gaps["host"] + (0.0 if launch_reported else facts.gaps["launch"])
+    assert row["share"] == pytest.approx(waits / facts.wall)
+    assert launch_reported == (name == "gpu_metrics_sync_each_iter")
+    assert ("short waits for a kernel launch" in row["evidence"]) != launch_reported
+    # every moment of those waits is counted once (the loop's thread waiting for autograd's
+    # thread is not counted beside it)
+    assert facts.host_self.sum() == pytest.approx(facts.gaps["host"], rel=0.05)
+
+
+def test_host_bound_fix_fits_the_trace(load_shared: Callable[[str], Trace]) -> None:
+    eager = load_shared("gpu/gpu_dataloader_workers4.json.gz").diagnose()
+    fix = eager.loc[eager["kind"] == "host_bound", "fix"].iloc[0]
+    assert "reduce-overhead" in fix and "fused optimizer" in fix  # Adam.step self time
+    graphs = load_shared("gpu/gpu_mlp_compiled_cudagraphs.json.gz").diagnose()
+    row = graphs[graphs["kind"] == "host_bound"].iloc[0]
+    assert "cudaGraphLaunch" in row["evidence"]
+    assert "reduce-overhead" not in row["fix"] and "graph breaks" in row["fix"]
+
+
+def test_no_host_bound_where_a_specific_cause_or_the_gpu_bounds_the_step(
+        load_shared: Callable[[str], Trace]) -> None:
+    for name in ("gpu_transformer_bf16_fused_adamw", "gpu_mlp_eager_small_batch",
+                 "gpu_dataloader_workers0", "gpu_h2d_per_sample", "gpu_h2d_pinned_batch"):
+        kinds = load_shared(f"gpu/{name}.json.gz").diagnose()["kind"].tolist()
+        assert "host_bound" not in kinds, (name, kinds)
+    # the sync trace: the syncs are named first, the host time beside them
+    d = load_shared("gpu/gpu_metrics_sync_each_iter.json.gz").diagnose()
+    assert d["kind"].tolist()[:2] == ["host_sync", "host_bound"], d
+
+
+def test_cpu_op_hotspot_says_whether_it_is_dispatch_or_cpu_work(
+        load_shared: Callable[[str], Trace]) -> None:
+    # eager MLP, batch 8: aten::addmm's CPU self time is the dispatch of its GPU kernels
+    d = load_shared("gpu/gpu_mlp_eager_small_batch.json.gz").diagnose()
+    row = d[d["kind"] == "cpu_hotspot"].iloc[0]
+    assert "`aten::addmm`" in row["evidence"]
+    assert "100% of its calls launch GPU work" in row["evidence"]
+    assert "torch.compile" in row["fix"] and "move the work to the GPU" not in row["fix"]
+    # a CPU-only PyTorch trace: aten::mm computes on the CPU
+    d = diagnose(load_trace(DATA / "torch_cpu_trace.json.gz"))
+    row = d[d["kind"] == "cpu_hotspot"].iloc[0]
+    assert "`aten::mm`" in row["evidence"] and "launches no GPU work" in row["evidence"]
+    assert "no GPU activity" in row["evidence"] and "move the work" in row["fix"]
+
+
+def test_sync_cost_matches_the_profilers_own_op_times(
+        load_shared: Callable[[str], Trace], shared_traces: Path) -> None:
+    # gpu_metrics_sync_each_iter: a .cpu() (DtoH cudaMemcpyAsync + cudaStreamSynchronize)
+    # and a torch.cuda.synchronize() per iteration, 100 iterations per step. The GPU is 5%
+    # busy, so each sync returns quickly: the host is blocked ~3% of the step and the GPU
+    # idles ~7% behind the syncs; the rest of the idle time is host work (host_bound).
+    trace = load_shared("gpu/gpu_metrics_sync_each_iter.json.gz")
+    facts = gpu_facts(trace)
+    assert facts is not None and facts.inner_syncs == 300
+    truth = _key_averages_self_cpu(shared_traces / "gpu/gpu_metrics_sync_each_iter"
+                                   ".key_averages.txt")
+    # key_averages: cudaDeviceSynchronize 307 calls (300 inner + the step-timing ones),
+    # cudaStreamSynchronize below the table's last row, cudaMemcpyAsync = DtoH + DtoD
+    floor = truth["cudaDeviceSynchronize"] * 300 / 307
+    ceiling = (truth["cudaDeviceSynchronize"] + truth["cudaMemcpyAsync"]
+               + min(v for v in truth.values() if v > 0))
+    assert floor <= facts.sync_blocked <= ceiling
+    # the GPU idle charged to the syncs holds the host's blocked time
+    assert facts.sync_blocked <= facts.gaps["sync"] + facts.gaps["kernel_wait"]
+    d = trace.diagnose()
+    row = d[d["kind"] == "host_sync"].iloc[0]
+    assert row["share"] == pytest.approx(facts.gaps["sync"] / facts.wall)
+    assert "little queued work" in row["evidence"]
+    host = d[d["kind"] == "host_bound"].iloc[0]
+    assert host["share"] > 0.4 > row["share"]

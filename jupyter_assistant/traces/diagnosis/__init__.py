@@ -1,8 +1,8 @@
 """``diagnose``: name what bounds a trace, with the evidence and the fix.
 
 Rules live in one module per family: :mod:`.gpu` (PyTorch profiler traces with device
-activity: input_bound, host_to_device_copy, host_sync, launch_overhead, gpu_compute_bound,
-communication_bound), :mod:`.cpu` (cpu_hotspot, gc_pressure, any trace) and
+activity: input_bound, host_to_device_copy, host_sync, launch_overhead, host_bound,
+gpu_compute_bound, communication_bound), :mod:`.cpu` (cpu_hotspot, gc_pressure, any trace) and
 :mod:`.devtools` (long_tasks, layout_thrashing). Each module's docstring gives its
 thresholds and their sources. Every finding is computed from the trace's intervals; names
 only tell which API or annotation an interval is.
@@ -28,7 +28,7 @@ __all__ = ["FINDING_COLUMNS", "KINDS", "SOURCES", "Finding", "diagnose", "forced
 # input pipeline inside the step stops the host from running ahead of the GPU (and CUDA
 # graph capture), so they come before launch overhead and kernel efficiency.
 _ORDER = {"input_bound": 0, "host_to_device_copy": 0, "host_sync": 0,
-          "communication_bound": 1, "launch_overhead": 1, "layout_thrashing": 1,
+          "communication_bound": 1, "launch_overhead": 1, "host_bound": 1, "layout_thrashing": 1,
           "long_tasks": 1, "gc_pressure": 1, "cpu_hotspot": 1, "gpu_compute_bound": 1}
 
 

@@ -12,10 +12,15 @@ __all__ = ["FINDING_COLUMNS", "KINDS", "SEVERITIES", "SOURCES", "Finding", "grad
 FINDING_COLUMNS = {"kind": "object", "severity": "object", "share": "float64",
                    "evidence": "object", "fix": "object", "source": "object"}
 
-#: Every ``kind`` a rule may report.
+#: Every ``kind`` a rule may report. ``host_bound`` (HTA's idle-time breakdown calls the
+#: same GPU idle time *host wait*; the PyTorch Performance Tuning Guide's remedies for a
+#: host-bound loop are CUDA graphs / ``torch.compile``, larger batches and less Python in
+#: the step): the GPU idles inside the steps because the host — Python, op dispatch, CPU
+#: ops — does not issue work fast enough, and no more specific cause (``input_bound``,
+#: ``host_to_device_copy``, ``host_sync``, ``launch_overhead``) explains that idle time.
 KINDS = ("input_bound", "host_sync", "launch_overhead", "host_to_device_copy",
-         "gpu_compute_bound", "communication_bound", "cpu_hotspot", "layout_thrashing",
-         "long_tasks", "gc_pressure")
+         "host_bound", "gpu_compute_bound", "communication_bound", "cpu_hotspot",
+         "layout_thrashing", "long_tasks", "gc_pressure")
 
 #: Most important first.
 SEVERITIES = ("high", "medium", "low")

@@ -28,13 +28,23 @@ activity by ``correlation``), in this order:
     about ten launches' worth of host cost: a CUDA launch takes ~5-10 µs, PyTorch's eager
     dispatch ~10-20 µs more per op): the host was dispatching work one kernel at a time;
 ``host``
-    none of these (e.g. Python between CUDA graph replays, or the end of a window).
+    none of these (e.g. Python between CUDA graph replays, or the end of a window): HTA's
+    idle-time breakdown calls this *host wait*.
 
 Each gap counts once, so the shares of the rules that use them never add up past 1.
+
+For the ``host`` gaps, :attr:`GpuFacts.host_self` says what the threads that drive the
+device (the steps' thread, and every thread that launched device work, such as autograd's
+backward thread) were doing meanwhile: each CPU slice's self time (its own time minus its
+children's, as in ``key_averages``' "Self CPU") clipped to those gaps, summed by name. On
+the steps' thread only the time when no other driving thread works counts (while
+autograd's thread runs the backward pass, the loop only waits for it), so the self time of
+a ``ProfilerStep#N`` is the step's Python outside any recorded op.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -61,7 +71,13 @@ _SYNC_API = re.compile(r"^(cuda|hip)(Device|Stream|Event|Ctx)Synchronize$|^cuCtx
 _LAUNCH_API = re.compile(r"^(cuda|hip)LaunchKernel|^cuLaunchKernel|^(cuda|hip)Launch"
                          r"CooperativeKernel|^hipExtModuleLaunchKernel|^hipModuleLaunchKernel")
 _COPY_API = re.compile(r"^(cuda|hip)Memcpy|^cuMemcpy")
+_GRAPH_API = re.compile(r"^(cuda|hip)GraphLaunch|^cuGraphLaunch")
 _LOADER = "enumerate(DataLoader)#"
+
+
+# per rank: the ``host`` and ``launch`` gaps (sorted starts, ends, is-launch), the threads
+# that drive the device and the steps' threads
+_HostGaps = tuple[object, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -86,6 +102,28 @@ class GpuFacts:
     loader_time: float = 0.0
     loader_names: list[str] = field(default_factory=list)
     copy_calls_time: float = 0.0
+    #: per-kernel launches and CUDA graph launches (``cudaGraphLaunch``) in the windows
+    kernel_launches: int = 0
+    graph_launches: int = 0
+    _trace: Trace | None = field(default=None, repr=False)
+    # per rank: the ``host`` gaps (sorted starts, ends), the driving threads, the steps'
+    _host_gaps: list[_HostGaps] = field(default_factory=list, repr=False)
+
+    @functools.cached_property
+    def host_self(self) -> pd.Series:
+        """CPU self time (float64, µs) inside the ``host`` gaps by slice name, largest
+        first (computed on first use: only the host_bound rule needs it)."""
+        return self._self_in(launch=False)
+
+    @functools.cached_property
+    def host_launch_self(self) -> pd.Series:
+        """As :attr:`host_self`, over the ``host`` and ``launch`` gaps."""
+        return self._self_in(launch=True)
+
+    def _self_in(self, launch: bool) -> pd.Series:
+        if self._trace is None or not self._host_gaps:
+            return pd.Series(dtype="float64")
+        return _host_self(self._trace, self._host_gaps, launch)
 
     @property
     def per_window(self) -> float:
@@ -116,6 +154,22 @@ def _clip_union(ts: np.ndarray, end: np.ndarray, lo: float, hi: float) -> tuple[
                                                                                  np.ndarray]:
     m = (end > lo) & (ts < hi)
     return union_intervals(np.clip(ts[m], lo, hi), np.clip(end[m], lo, hi))
+
+
+def _intersect(a: tuple[np.ndarray, np.ndarray],
+               b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Intersection of two unions of sorted, disjoint intervals."""
+    if not len(a[0]) or not len(b[0]):
+        return np.zeros(0), np.zeros(0)
+    edges = np.unique(np.concatenate((a[0], a[1], b[0], b[1])))
+    lo, hi = edges[:-1], edges[1:]
+    mid = (lo + hi) / 2
+
+    def inside(u: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        i = np.searchsorted(u[0], mid, side="right") - 1
+        return (i >= 0) & (mid < u[1][np.maximum(i, 0)])
+    keep = inside(a) & inside(b)
+    return union_intervals(lo[keep], hi[keep])
 
 
 def _length(u: tuple[np.ndarray, np.ndarray]) -> float:
@@ -176,11 +230,14 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
     corr_all = (ev["correlation"].to_numpy(dtype=np.int64, na_value=-1)
                 if "correlation" in ev.columns else np.full(len(ev), -1, np.int64))
     parent_all = ev["parent"].to_numpy(dtype=np.int64)
+    tid_all = ev["tid"].to_numpy(dtype=np.int64)
     is_rt = ev["cat"].isin(_RUNTIME_CATS).to_numpy() & (stream < 0)
     if drop is not None:
         is_loader &= ~drop
     copy_label, sync_label = _flags(labels, _COPY_API), _flags(labels, _SYNC_API)
     launch_label = _flags(labels, _LAUNCH_API)
+    graph_label = _flags(labels, _GRAPH_API)
+    host_gaps: list[_HostGaps] = []
 
     gaps: dict[str, float] = dict.fromkeys(GAP_CAUSES, 0.0)
     gap_counts: dict[str, int] = dict.fromkeys(GAP_CAUSES, 0)
@@ -190,6 +247,7 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
     loader_names: set[str] = set()
     dev_parts, rt_parts = [], []
     n_inner = 0
+    launches = graphs = 0
     for rank, win in windows.groupby("rank", sort=True):
         rm = ranks == rank
         dev = dev_all[dev_all["rank"] == rank]
@@ -235,6 +293,9 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
         dcorr = dev["correlation"].to_numpy()
         in_any = np.zeros(len(dev), dtype=bool)
         rt_in = np.zeros(len(rt_idx), dtype=bool)
+        host_s: list[np.ndarray] = []
+        host_e: list[np.ndarray] = []
+        host_l: list[np.ndarray] = []
         for lo, hi in zip(win["ts"].astype(float).tolist(), win["end"].astype(float).tolist(),
                           strict=True):
             totals["wall"] += hi - lo
@@ -303,6 +364,26 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
                 m = cause == c
                 gaps[c] += float((ge[m] - gs[m]).sum())
                 gap_counts[c] += int(m.sum())
+            hl = (cause == "host") | (cause == "launch")
+            host_s.append(gs[hl])
+            host_e.append(ge[hl])
+            host_l.append(cause[hl] == "launch")
+        if host_s:
+            hs, he = np.concatenate(host_s), np.concatenate(host_e)
+            order = np.argsort(hs, kind="stable")
+            # the threads that drive the device: the steps' thread and every thread that
+            # launched device work (autograd's backward thread); not helpers such as the
+            # pin-memory thread, which run beside the loop
+            ds = np.sort(dcorr)
+            at = np.minimum(np.searchsorted(ds, r_corr), max(len(ds) - 1, 0))
+            launched = (r_corr >= 0) & (ds[at] == r_corr) if len(ds) else r_corr < -1
+            drivers = np.unique(np.concatenate((win["tid"].to_numpy(dtype=np.int64),
+                                                pd.unique(tid_all[rt_idx[launched]]))))
+            host_gaps.append((rank, hs[order], he[order], np.concatenate(host_l)[order],
+                              drivers,
+                              np.unique(win["tid"].to_numpy(dtype=np.int64))))
+        launches += int((launch_label[rcode] & rt_in).sum())
+        graphs += int((graph_label[rcode] & rt_in).sum())
         dev_parts.append(dev[in_any])
         rt_parts.append(pd.DataFrame({
             "name": labels[rcode[rt_in]].astype(str), "ts": r_ts[rt_in], "end": r_end[rt_in],
@@ -310,6 +391,8 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
             "is_copy": is_copy[rt_in], "copy_name": copy_name[rt_in]}))
 
     return GpuFacts(
+        _trace=trace, _host_gaps=host_gaps,
+        kernel_launches=launches, graph_launches=graphs,
         has_steps=has_steps, n_windows=len(windows), wall=totals["wall"],
         busy=totals["busy"], compute=totals["compute"], communication=totals["comm"],
         comm_overlapped=totals["both"], memory_htod_dtoh=totals["mem"], gaps=gaps,
@@ -317,6 +400,51 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
         runtime=pd.concat(rt_parts, ignore_index=True), syncs=syncs,
         sync_blocked=totals["sync_blocked"], inner_syncs=n_inner, loader_time=totals["loader"],
         loader_names=sorted(loader_names), copy_calls_time=totals["copy_calls"])
+
+
+def _host_self(trace: Trace, host_gaps: list[_HostGaps], launch: bool) -> pd.Series:
+    ev = trace.events
+    drop = not_work(trace)
+    stream = ev["stream"].to_numpy(dtype=np.int64, na_value=-1)
+    cpu_row = (stream < 0) if drop is None else ((stream < 0) & ~drop)
+    ranks = trace_ranks(trace)
+    ts_all = ev["ts"].to_numpy(dtype=np.float64)
+    end_all = ev["end"].to_numpy(dtype=np.float64)
+    tid_all = ev["tid"].to_numpy(dtype=np.int64)
+    depth_all = ev["depth"].to_numpy(dtype=np.int64)
+    own = np.zeros(len(ev))  # each CPU slice's own time inside the `host` gaps, µs
+    for rank, hs, he, is_launch, drivers, step_tids in host_gaps:
+        if not launch:
+            hs, he = hs[~is_launch], he[~is_launch]
+        rows = np.flatnonzero((ranks == rank) & cpu_row & np.isin(tid_all, drivers))
+        own[rows] = _overlap(hs, he, ts_all[rows], end_all[rows])
+        # while another driving thread works (autograd's backward), the steps' thread
+        # only waits for it: its slices count only outside that work
+        on_step = np.isin(tid_all[rows], step_tids)
+        top = rows[(depth_all[rows] == 0) & ~on_step]
+        if len(top):
+            os_, oe = _intersect((hs, he), union_intervals(ts_all[top], end_all[top]))
+            main = rows[on_step]
+            own[main] -= _overlap(os_, oe, ts_all[main], end_all[main])
+    labels, codes = _labels_codes(ev["name"])
+    return _self_by_name(own, ev["parent"].to_numpy(dtype=np.int64), codes, labels, cpu_row)
+
+
+def _self_by_name(own: np.ndarray, parent: np.ndarray, codes: np.ndarray,
+                  labels: np.ndarray, rows: np.ndarray) -> pd.Series:
+    """Self time by name from each slice's ``own`` time: own minus its children's (slices
+    nest properly on a thread, ``parent`` is the enclosing row); ``ProfilerStep#N`` merged
+    as ``ProfilerStep#*``. Largest first, zeros dropped."""
+    if not own.any():
+        return pd.Series(dtype="float64")
+    ok = rows & (parent >= 0)
+    child = np.bincount(parent[ok], weights=own[ok], minlength=len(own))[:len(own)]
+    selft = np.where(rows, np.maximum(own - child, 0.0), 0.0)
+    keep = rows & (codes >= 0) & (selft > 0)
+    by_code = np.bincount(codes[keep], weights=selft[keep], minlength=len(labels))
+    names = pd.Index(labels).str.replace(r"^ProfilerStep#\d+$", "ProfilerStep#*", regex=True)
+    out = pd.Series(by_code, index=names).groupby(level=0, sort=False).sum()
+    return out[out > 0].sort_values(ascending=False)
 
 
 def _is_sorted(a: np.ndarray) -> bool:

@@ -5,8 +5,11 @@ Thresholds:
 
 * ``cpu_hotspot``: the top function's self time is >= 20% (medium) / 50% (high) of all
   self time in the profile (Amdahl: a function with share *s* bounds any speed-up from
-  elsewhere to 1/(1-s)); for a PyTorch profiler trace, a ``cpu_op``'s self time >= 20% /
-  40% of step time while the GPU is busy under half of it. JavaScript functions come from
+  elsewhere to 1/(1-s)); for a PyTorch profiler trace, a ``cpu_op``'s self time inside
+  the ``ProfilerStep#N`` windows >= 20% / 40% of step time while the GPU is busy under
+  half of it. When most of the op's calls launch device work (a runtime call inside
+  them is correlated with a kernel or copy), its self time is dispatch cost, and the fix
+  says so; otherwise the op computes on the CPU. JavaScript functions come from
   the ``ProfileChunk`` CPU samples of a DevTools recording; V8's meta-nodes
   (``(program)``, ``(idle)``, ``(root)``, ``(garbage collector)``) are not functions.
   Source: self-time profiling as in pstats and DevTools' Bottom-Up view.
@@ -26,7 +29,7 @@ import pandas as pd
 
 from .._model import Trace
 from .._text import format_count, format_us, short_name
-from ..analysis.gpu_util import union_intervals
+from ..analysis.gpu_util import device_events, union_intervals
 from ..analysis.hotspots import analysed_events, name_stats
 from ._finding import SOURCES, Finding, grade
 
@@ -108,6 +111,45 @@ def _profile_hotspot(trace: Trace) -> Finding | None:
     return Finding("cpu_hotspot", sev, share, ev_text, fix, SOURCES["profiling"])
 
 
+def _in_steps(trace: Trace, ev: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Rows of ``ev`` that start inside a ``ProfilerStep#N`` of their rank, and the steps'
+    total length (µs); every row and the trace's span when there are no steps."""
+    from ..analysis._hta import trace_ranks
+    from ..analysis.steps import profiler_steps
+    steps = profiler_steps(trace)
+    if not len(steps):
+        return np.ones(len(ev), dtype=bool), trace.span_us
+    ranks = trace_ranks(trace)[np.asarray(ev.index, dtype=np.int64)]
+    ts = ev["ts"].to_numpy(dtype=np.float64)
+    inside = np.zeros(len(ev), dtype=bool)
+    for rank, st in steps.groupby("rank"):
+        st = st.sort_values("ts")
+        lo, hi = st["ts"].to_numpy(dtype=np.float64), st["end"].to_numpy(dtype=np.float64)
+        i = np.searchsorted(lo, ts, side="right") - 1
+        inside |= (ranks == rank) & (i >= 0) & (ts < hi[np.maximum(i, 0)])
+    return inside, float(steps["dur"].sum())
+
+
+def _launching(trace: Trace) -> np.ndarray:
+    """Per row of ``trace.events``: the slice launched device work (a runtime call inside
+    it, on its thread, is correlated with a kernel, memcpy or memset)."""
+    ev = trace.events
+    out = np.zeros(len(ev), dtype=bool)
+    dev = device_events(trace)
+    if not len(dev) or "correlation" not in ev.columns:
+        return out
+    corr = ev["correlation"].to_numpy(dtype=np.int64, na_value=-1)
+    host = ev["stream"].to_numpy(dtype=np.int64, na_value=-1) < 0
+    rows = np.flatnonzero(host & (corr >= 0) & np.isin(corr, dev["correlation"].to_numpy()))
+    parent = ev["parent"].to_numpy(dtype=np.int64)
+    anc = parent[rows]
+    while len(anc):
+        anc = anc[anc >= 0]
+        out[anc] = True
+        anc = parent[anc]
+    return out
+
+
 def _kineto_hotspot(trace: Trace, gpu_busy: float | None) -> Finding | None:
     if gpu_busy is not None and gpu_busy >= 0.5:
         return None  # the GPU, not a CPU op, bounds the step
@@ -118,10 +160,9 @@ def _kineto_hotspot(trace: Trace, gpu_busy: float | None) -> Finding | None:
              & (ev["stream"].to_numpy(dtype=np.int64, na_value=-1) < 0)]
     if not len(ops):
         return None
-    from ..analysis.steps import profiler_steps
-    steps = profiler_steps(trace)
-    wall = float(steps["dur"].sum()) if len(steps) else trace.span_us
-    if wall <= 0 or (gpu_busy is not None and gpu_busy >= 0.5):
+    inside, wall = _in_steps(trace, ops)
+    ops = ops[inside]
+    if not len(ops) or wall <= 0:
         return None
     stats = name_stats(ops).sort_values("self_dur", ascending=False)
     name = str(stats.index[0])
@@ -130,11 +171,28 @@ def _kineto_hotspot(trace: Trace, gpu_busy: float | None) -> Finding | None:
     sev = grade(share, 0.4, 0.2)
     if sev is None:
         return None
+    calls = ops.index[(ops["name"].astype(str) == name).to_numpy()]
+    launched = float(_launching(trace)[np.asarray(calls, dtype=np.int64)].mean())
+    per_call = format_us(float(r["self_dur"]) / max(float(r["count"]), 1.0))
+    ev_text = (f"CPU op `{short_name(name, 80)}` has {format_us(float(r['self_dur']))} of "
+               f"self time in {format_count(r['count'])} calls ({per_call} each), "
+               f"{100 * share:.0f}% of the profiled step time, "
+               + ("while the GPU is mostly idle" if gpu_busy is not None
+                  else "and the trace has no GPU activity"))
+    if launched >= 0.5:
+        # the op runs on the GPU: its CPU self time is PyTorch's per-call dispatch
+        return Finding(
+            "cpu_hotspot", sev, share,
+            ev_text + f"; {100 * launched:.0f}% of its calls launch GPU work, so this is "
+            "the per-call cost of dispatching it from Python, not CPU computation.",
+            "Call it less often with more work per call: batch (larger tensors, "
+            "`torch.bmm`/`torch.stack` instead of per-sample loops), fuse the step with "
+            "`torch.compile` (mode=\"reduce-overhead\" also replays it as a CUDA graph).",
+            SOURCES["profiling"] + "; " + SOURCES["pytorch_tuning"])
     return Finding(
         "cpu_hotspot", sev, share,
-        f"CPU op `{short_name(name, 80)}` has {format_us(float(r['self_dur']))} of self time "
-        f"in {format_count(r['count'])} calls, {100 * share:.0f}% of the profiled step time, "
-        "while the GPU is mostly idle.",
+        ev_text + "; it launches no GPU work: its time is host work (CPU computation, "
+        "allocation or waiting).",
         "Find what calls it (the op's stack with `record_shapes=True, with_stack=True`) and "
         "move the work to the GPU, batch it, or take it out of the step.",
         SOURCES["profiling"] + "; " + SOURCES["pytorch_tuning"])

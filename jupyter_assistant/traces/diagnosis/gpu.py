@@ -16,12 +16,23 @@ host_to_device_copy    copy stalls + HtoD/DtoH device time not overlapped    CUD
                        the guide names
 host_sync              sync points inside the step >= 4 / 10 per step, or     PyTorch
                        GPU idle behind them >= 10% / 25%; low when frequent   tuning guide
-                       but the GPU idles < 2% behind them
+                       but the GPU idles < 2% behind them. Share: the GPU
+                       idle from the moment it drains during a sync until
+                       the next device work starts (the host's time blocked
+                       in the syncs lies mostly inside it)
 launch_overhead        GPU idle in short waits (<= 100 µs) for per-kernel    CUDA graphs
                        launches >= 15% / 30%, >= 10 such waits per step and  docs, CUDA
                        a median kernel shorter than the median wait          best
                        (kernels finish faster than the host issues them);    practices
                        at most low when the GPU is >= 60% busy with compute
+host_bound             GPU idle waiting for the host with none of the         HTA idle
+                       causes above ("host wait" gaps: the next kernel        time
+                       was launched after the GPU went idle; no loader,       breakdown,
+                       copy or sync; short per-kernel launch waits count      tuning
+                       here when launch_overhead is not reported)             guide
+                       >= 25% / 50% of step time (at 50% the host at
+                       least doubles the step); only with ProfilerStep#N
+                       windows (without them the window holds start-up)
 gpu_compute_bound      compute kernels busy >= 50% of step time: low          HTA temporal
                        (healthy); medium when fp32 SIMT GEMMs take >= 25% of  breakdown,
                        compute time (tensor cores idle)                       tuning guide
@@ -149,12 +160,19 @@ def _host_sync(f: GpuFacts) -> Finding | None:
     if by_share is None and share < 0.02:
         sev = "low"  # frequent, but the GPU stays busy through them (it bounds the step)
     calls = ", ".join(f"`{k}` x{format_count(v)}" for k, v in f.syncs.most_common(3))
+    ev = (f"{format_count(per_step)} host-device synchronisation points inside each step "
+          f"({calls}); the host blocks in them {_per(f, f.sync_blocked)} "
+          f"({_pct(f.sync_blocked / f.wall)} of the step), and the GPU then sits idle "
+          f"{_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) until new work is queued, "
+          "so the CPU never runs ahead of the GPU.")
+    if f.busy / f.wall < 0.5 and f.inner_syncs:
+        # host-bound: little is queued when the host syncs, so each wait is short
+        ev += (f" Each sync waits only {format_us(f.sync_blocked / f.inner_syncs)} here "
+               f"because the GPU has little queued work (busy {_pct(f.busy / f.wall)}) and "
+               "idles for other reasons most of the step; the syncs' cost grows with the "
+               "GPU work queued before them.")
     return Finding(
-        "host_sync", sev, share,
-        f"{format_count(per_step)} host-device synchronisation points inside each step "
-        f"({calls}); the host blocks in them {_per(f, f.sync_blocked)}, and the GPU "
-        f"then sits idle {_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) until new "
-        "work is queued, so the CPU never runs ahead of the GPU.",
+        "host_sync", sev, share, ev,
         "Remove syncs from the step: keep metrics on the GPU and call `.item()`/`.cpu()`/"
         "`print` on them every N steps (or accumulate with `torch.add(..., out=)`), drop "
         "`torch.cuda.synchronize()` outside timing code, avoid data-dependent shapes "
@@ -193,6 +211,67 @@ def _launch(f: GpuFacts) -> Finding | None:
         "`torch.cuda.graphs`; use fused ops (fused optimizers `foreach=True`/"
         "`fused=True`); raise the batch size so each kernel does more work.",
         SOURCES["cuda_graphs"])
+
+
+def _host_label(name: str) -> str:
+    if name == "ProfilerStep#*":
+        return "Python in the step outside any recorded op (`ProfilerStep#*` self time)"
+    return f"`{short_name(name, 60)}`"
+
+
+def _host_bound(f: GpuFacts) -> Finding | None:
+    if not f.has_steps:
+        return None  # the window is the whole recording: start-up, warm-up, teardown
+    idle = f.gaps.get("host", 0.0)
+    n = f.gap_counts.get("host", 0)
+    # short waits for per-kernel launches that launch_overhead does not report (too few,
+    # or kernels longer than the waits) are host time like any other
+    folded = _launch(f) is None and f.gap_counts.get("launch", 0) > 0
+    if folded:
+        idle += f.gaps["launch"]
+        n += f.gap_counts["launch"]
+    share = idle / f.wall
+    sev = grade(share, 0.50, 0.25)
+    if sev is None:
+        return None
+    host_self = f.host_launch_self if folded else f.host_self
+    top = host_self.head(3)
+    named = float(host_self.sum())
+    where = "; ".join(f"{_host_label(str(k))} {_per(f, float(v))}"
+                      + (f" ({_pct(float(v) / named)})" if named > 0 else "")
+                      for k, v in top.items())
+    per_step = max(f.n_windows, 1)
+    ev = (f"The GPU is idle {_per(f, idle)} ({_pct(share)} of a {_step_word(f)}) in "
+          f"{format_count(n / per_step)} waits per step (mean {format_us(idle / max(n, 1))}"
+          + (f", including {format_count(f.gap_counts['launch'] / per_step)} short waits "
+             "for a kernel launch" if folded else "")
+          + ") for work the host had not issued yet, and no data loading, copy, sync or "
+          f"launch-overhead pattern explains them; the GPU is busy {_pct(f.busy / f.wall)}. "
+          + (f"Host self time during those waits, on the threads that launch GPU work: "
+             f"{where}." if len(top) else "No CPU slice covers those waits (time outside "
+             "any recorded op).")
+          + (f" The step already replays CUDA graphs ({format_count(f.graph_launches / per_step)}"
+             " `cudaGraphLaunch` per step)." if f.graph_launches else ""))
+    fixes = ["The host, not the GPU, sets the pace: give each host call more GPU work (a "
+             "larger batch, several micro-batches per step)"]
+    if f.graph_launches:
+        fixes.append("bring what still runs in Python around the graph into it: compile the "
+                     "whole train step (loss, backward, `optimizer.step` with "
+                     "`capturable=True`/`fused=True`) and remove graph breaks "
+                     "(`TORCH_LOGS=graph_breaks`)")
+    else:
+        fixes.append("cut per-op host cost with `torch.compile(model, mode=\"reduce-overhead\")`"
+                     " (fused kernels replayed as a CUDA graph) or `torch.cuda.graphs`")
+    if any(str(k).startswith("Optimizer.step#") for k in top.index):
+        fixes.append("use a fused optimizer if it is not one yet (`fused=True`, or "
+                     "`foreach=True`)")
+    fixes.append("move Python work (metrics, logging, per-sample loops, tensor creation) out "
+                 "of the step or into DataLoader workers; see where the host time goes with "
+                 "`py-spy record --native -- python train.py` or "
+                 "`torch.profiler.profile(with_stack=True)`")
+    return Finding(
+        "host_bound", sev, share, ev, "; ".join(fixes) + ".",
+        SOURCES["hta"] + " (idle time breakdown: host wait); " + SOURCES["pytorch_tuning"])
 
 
 def _compute(f: GpuFacts) -> Finding | None:
@@ -272,7 +351,8 @@ def gpu_findings(trace: Trace, facts: GpuFacts | None = None) -> list[Finding]:
     if f is None or f.wall <= 0:
         return []
     out = []
-    for rule in (_input_bound, _copies, _host_sync, _launch, _compute, _communication):
+    for rule in (_input_bound, _copies, _host_sync, _launch, _host_bound, _compute,
+                 _communication):
         found = rule(f)
         if found is not None:
             out.append(found)
