@@ -26,10 +26,12 @@ __all__ = ["prewarm"]
 
 log = logging.getLogger(__name__)
 
-#: What a first turn imports besides the provider: the built-in tools (pandas, numpy) and
-#: the tool-input validator.
+#: What a first turn imports besides the provider: the built-in tools, the tool-input
+#: validator, and the trace engine (pandas, numpy) and query engine (pyarrow) the trace
+#: tools import when they first run.
 TOOL_MODULES = ("fastjsonschema", "jupyter_assistant.tools.trace_tools",
-                "jupyter_assistant.tools.query_tools", "jupyter_assistant.tools.file_tools")
+                "jupyter_assistant.tools.query_tools", "jupyter_assistant.tools.file_tools",
+                "jupyter_assistant.traces", "jupyter_assistant.tools._query")
 
 
 def _warm(model: str | None, config: AssistantConfig | None, tools: bool) -> None:
