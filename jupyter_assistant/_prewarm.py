@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: tools import when they first run.
 TOOL_MODULES = ("fastjsonschema", "jupyter_assistant.tools.trace_tools",
                 "jupyter_assistant.tools.query_tools", "jupyter_assistant.tools.file_tools",
-                "jupyter_assistant.traces", "jupyter_assistant.tools._query")
+                "jupyter_assistant.traces", "pyarrow.compute")
 
 
 def _warm(model: str | None, config: AssistantConfig | None, tools: bool) -> None:
