@@ -1,12 +1,13 @@
 """``prewarm``: import, in the background, what a process's first turn will need.
 
 A fresh process pays for imports on its first turn: the orchestrator, the provider's SDK
-(``anthropic`` builds some 1,500 pydantic models at import: 1-3 s) and the built-in tools
-(pandas). A process that will clearly talk to a model — the server extension at start, the
-``chat`` command, a kernel at ``%load_ext jupyter_assistant`` — calls :func:`prewarm` as
-early as it can; the imports then run in a daemon thread while the process does other
-things (parses arguments, loads a trace, waits for the user to type). Calling it costs no
-import in the calling thread.
+(``anthropic`` builds some 1,500 pydantic models at import: 1-3 s), the built-in tools and,
+for a process that will load traces, the trace engine (pandas, pyarrow), which the trace
+tools import when they first run. A process that will clearly talk to a model — the server
+extension at start, the ``chat`` command, a kernel at ``%load_ext jupyter_assistant`` —
+calls :func:`prewarm` as early as it can; the imports then run in a daemon thread while the
+process does other things (parses arguments, loads a trace, waits for the user to type).
+Calling it costs no import in the calling thread.
 
 Python's per-module import locks make this safe: a module the main thread needs while the
 thread is importing it is waited for, never imported twice.
@@ -26,10 +27,12 @@ __all__ = ["prewarm"]
 
 log = logging.getLogger(__name__)
 
-#: What a first turn imports besides the provider: the built-in tools (pandas, numpy) and
-#: the tool-input validator.
+#: What a first turn imports besides the provider: the built-in tools, the tool-input
+#: validator, and the trace engine (pandas, numpy) and query engine (pyarrow) the trace
+#: tools import when they first run.
 TOOL_MODULES = ("fastjsonschema", "jupyter_assistant.tools.trace_tools",
-                "jupyter_assistant.tools.query_tools", "jupyter_assistant.tools.file_tools")
+                "jupyter_assistant.tools.query_tools", "jupyter_assistant.tools.file_tools",
+                "jupyter_assistant.traces", "pyarrow.compute")
 
 
 def _warm(model: str | None, config: AssistantConfig | None, tools: bool) -> None:

@@ -107,8 +107,8 @@ class Assistant:
             max_message_chars=max_message_chars, tool_output_chars=tool_output_chars,
             auto_approve=auto_approve, system_prompt=system_prompt,
             include_default_tools=include_default_tools)
-        # tools first: a caller that prewarmed the provider's SDK (``prewarm``) imports the
-        # tools (pandas) here meanwhile
+        # tools first: a caller that prewarmed the provider's SDK (``prewarm``) defines the
+        # tools here meanwhile (cheap: the trace tools import pandas when they run)
         self.tools = collect_tools(tools, include_default=bool(self.config.include_default_tools))
         if isinstance(model, ModelProvider):
             self.provider = model

@@ -3,7 +3,8 @@
 Each backend selects the model-call and tool-call records of the window (``since <=
 started_at < until``, optionally one user) and hands them to :func:`compute_metrics`, so the
 numbers are the same whatever the store. Percentiles are numpy's default (linear
-interpolation between closest ranks, Hyndman & Fan type 7).
+interpolation between closest ranks, Hyndman & Fan type 7). numpy is imported when
+metrics are computed, not with the store (which every ``Assistant`` opens).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import datetime as _dt
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
-
-import numpy as np
 
 from ._records import ModelCallRecord, ToolCallRecord
 
@@ -33,6 +32,8 @@ _TOKEN_FIELDS = (
 
 def distribution(values: Iterable[float | None]) -> dict[str, float | None]:
     """``{"p50", "p95", "mean", "max"}`` of the non-null ``values`` (all ``None`` when empty)."""
+    import numpy as np
+
     arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
     if arr.size == 0:
         return {"p50": None, "p95": None, "mean": None, "max": None}

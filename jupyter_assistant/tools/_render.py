@@ -5,17 +5,18 @@ GitHub-flavoured markdown (via pandas ``to_markdown``, which uses ``tabulate``),
 rows and cell width, with numbers formatted for reading: microseconds as ``12,345`` or
 ``1.25``, fractions as ``0.123``. Pipes inside cells are escaped so a slice name such as
 ``a|b`` cannot break the table.
+
+numpy, pandas and the trace engine are imported by the functions that need them, so that
+the tool modules (which import this one) define their tools without importing pandas.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from ..traces import shorten_name
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["MAX_CELL_CHARS", "MAX_TABLE_ROWS", "fmt_number", "fmt_us", "render_table"]
 
@@ -30,6 +31,8 @@ def fmt_number(value: Any) -> str:
     three significant digits below; integers unchanged; NaN/None as ``""``."""
     if value is None:
         return ""
+    import numpy as np
+
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
@@ -64,6 +67,11 @@ def fmt_us(us: float) -> str:
 
 
 def _cell(value: Any, max_chars: int) -> str:
+    import numpy as np
+    import pandas as pd
+
+    from ..traces import shorten_name
+
     if isinstance(value, (float, np.floating, int, np.integer, bool, np.bool_)) or value is None:
         text = fmt_number(value)
     else:
@@ -85,6 +93,8 @@ def render_table(
     ``index=True`` adds the index as the first column, named ``index_name``. An empty frame
     renders as ``(no rows)``.
     """
+    import pandas as pd
+
     total = len(df)
     if total == 0:
         return "(no rows)"

@@ -1,13 +1,13 @@
 """``query_events``: a read-only query over ``Trace.events`` that cannot run code.
 
 The filter language, its whitelist and its bounds are described in :mod:`._query`; this
-module is the tool around it.
+module is the tool around it. The query engine (pandas, pyarrow) is imported when the tool
+runs, not when it is defined.
 """
 
 from __future__ import annotations
 
 from ._base import ToolContext, tool
-from ._query import MAX_LIMIT, queryable_columns, run_query
 from ._render import render_table
 from .trace_tools import get_trace
 
@@ -41,6 +41,8 @@ def query_events(trace: str = "current", where: str | None = None,
         descending: Sort largest first.
         limit: Rows to return (1-200).
     """
+    from ._query import MAX_LIMIT, queryable_columns, run_query
+
     t = get_trace(ctx, trace)
     result, total = run_query(t.events, where=where, columns=columns, group_by=group_by,
                               agg=agg, sort_by=sort_by, descending=descending,

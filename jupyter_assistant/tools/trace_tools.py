@@ -10,32 +10,27 @@ or text says otherwise. The definitions are those of :mod:`jupyter_assistant.tra
 GPU: HTA's temporal, kernel type and kernel breakdowns).
 
 ``query_events`` (in :mod:`.query_tools`) runs read-only queries on ``Trace.events``.
+
+Importing this module defines the tools (their names, descriptions and input schemas)
+without importing pandas, numpy or the trace engine: a tool imports what it uses when it
+runs, by which time a trace is loaded and they are imported anyway. A turn without a trace
+(``jupyter-assistant chat "..."``) so never pays for pandas before its first answer.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from typing import Any, Literal
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..exceptions import ToolError
-from ..traces import shorten_name
-from ..traces.analysis import (
-    compare_traces as _compare,
-)
-from ..traces.analysis import (
-    kernel_breakdown,
-    kernel_type_breakdown,
-    temporal_breakdown,
-)
-from ..traces.analysis.hotspots import analysed_events, name_stats
-from ..traces.analysis.hotspots import hotspots as _hotspots
 from ._base import Tool, ToolContext, tool
-from ._query import string_match
 from ._render import fmt_us, render_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
 
 __all__ = ["compare_traces", "diagnose", "get_trace", "gpu_breakdown", "hotspots",
            "render_diagnosis", "slice_details", "thread_breakdown", "trace_summary",
@@ -51,6 +46,8 @@ HEADLINE_NAME_CHARS = 120
 
 
 def _name(name: Any) -> str:
+    from ..traces import shorten_name
+
     return shorten_name(name, HEADLINE_NAME_CHARS)
 
 
@@ -87,6 +84,9 @@ def trace_summary(trace: str = "current", max_tokens: int = 1500, *, ctx: ToolCo
 
 
 def _thread_mask(t: Any, ev: pd.DataFrame, thread: str | None, kind: str | None) -> np.ndarray:
+    import numpy as np
+    import pandas as pd
+
     mask = np.ones(len(ev), dtype=bool)
     th = t.threads
     keys = [c for c in ("rank", "pid", "tid") if c in ev.columns and c in th.columns]
@@ -139,6 +139,10 @@ def hotspots(trace: str = "current", n: int = 15,
         kind: Only threads of this kind (cpu threads, gpu streams: device work only,
             other), or js: JavaScript functions of a DevTools recording's CPU samples.
     """
+    from ..traces.analysis.hotspots import analysed_events, name_stats
+    from ..traces.analysis.hotspots import hotspots as _hotspots
+    from ._query import string_match
+
     t = get_trace(ctx, trace)
     if by not in ("self_dur", "total_dur", "count"):
         raise ToolError(f"by must be self_dur, total_dur or count, not {by!r}")
@@ -204,6 +208,8 @@ def slice_details(trace: str = "current", row: int | None = None, name: str | No
         name: Slice name (exact, else substring, case-insensitive).
         children: Number of children to list (1-50).
     """
+    import pandas as pd
+
     t = get_trace(ctx, trace)
     ev = t.events
     if row is None and not name:
@@ -326,6 +332,8 @@ def gpu_breakdown(trace: str = "current",
             kernel, idle, launch, overlap or steps.
         n: Number of kernels to show (1-100).
     """
+    from ..traces.analysis import kernel_breakdown, kernel_type_breakdown, temporal_breakdown
+
     t = get_trace(ctx, trace)
     if kind not in _GPU_KINDS:
         raise ToolError(f"kind must be one of {', '.join(_GPU_KINDS)}, not {kind!r}")
@@ -417,6 +425,10 @@ def compare_traces(base: str, test: str = "current", n: int = 15, *, ctx: ToolCo
         test: Trace id of the trace to compare with it (after).
         n: Number of names to show (1-100).
     """
+    import pandas as pd
+
+    from ..traces.analysis import compare_traces as _compare
+
     a, b = get_trace(ctx, base), get_trace(ctx, test)
     k = _bounded(n, 100)
     diff = _compare(a, b)
@@ -453,14 +465,14 @@ def render_diagnosis(d: pd.DataFrame, label: str = "current") -> str:
                 f"function, GC, long tasks, forced layouts). {headline}").rstrip()
     top = d.iloc[0]
     top_share = float(d["share"].iloc[0])
-    share = "" if np.isnan(top_share) else f", explains {100 * top_share:.0f}% of the time"
+    share = "" if math.isnan(top_share) else f", explains {100 * top_share:.0f}% of the time"
     lines = [f"Verdict for trace {label!r}: {top['kind']} ({top['severity']}{share}). "
              f"{top['evidence']}"]
     if headline:
         lines += ["", headline]
     for i, r in enumerate(d.to_dict(orient="records"), 1):
         sh = float(r["share"])
-        part = "" if np.isnan(sh) else f", {100 * sh:.0f}% of the time"
+        part = "" if math.isnan(sh) else f", {100 * sh:.0f}% of the time"
         lines += ["", f"{i}. **{r['kind']}** ({r['severity']}{part})",
                   f"   - Evidence: {r['evidence']}", f"   - Fix: {r['fix']}",
                   f"   - Source: {r['source']}"]
