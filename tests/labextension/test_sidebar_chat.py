@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from lab_helpers import SIDEBAR, last_turn, open_sidebar, run_command, send
+from playwright.sync_api import expect
 
 from jupyter_assistant.testing import AnthropicServer, Reply
 
@@ -61,7 +62,8 @@ def test_markdown_and_code_blocks_with_copy_and_insert(page: Any, peer: Anthropi
     turn.locator("strong", has_text="vectorised").wait_for()
     code = turn.locator(".jp-AssistantCode")
     code.wait_for()
-    assert code.locator("pre").inner_text().strip() == "x = np.arange(10)"
+    # the block streams in: wait for all of it (Playwright's expect polls until it matches)
+    expect(code.locator("pre")).to_have_text("x = np.arange(10)")
     assert code.get_by_role("button", name="Copy").is_visible()
     assert code.get_by_role("button", name="Insert into notebook").is_visible()
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from lab_helpers import SIDEBAR, last_turn, open_sidebar, run_command, send, write_notebook
+from playwright.sync_api import expect
 
 from jupyter_assistant.testing import AnthropicServer, LabServer, Reply
 
@@ -159,6 +160,7 @@ def test_insert_into_notebook_adds_the_code_below_the_active_cell(
     peer.script(Reply.text("Try:\n\n```python\nb = a + 1\n```\n"))
     send(page, "next step?")
     code = last_turn(page).locator(".jp-AssistantCode")
+    expect(code.locator("pre")).to_have_text("b = a + 1")  # streamed in whole before the click
     code.get_by_role("button", name="Insert into notebook").click()
     page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for()
     assert _cell_text(page, 0) == "a = 1"

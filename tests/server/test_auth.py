@@ -55,7 +55,7 @@ ENDPOINTS = [
 
 def test_every_route_is_in_the_endpoint_table() -> None:
     routes = {pattern for pattern, _ in default_handlers}
-    assert len(routes) == len(default_handlers) == 14
+    assert len(routes) == len(default_handlers) == 15
     # the last route catches every other path under the prefix (a JSON 404)
     *endpoints, (catch_all, not_found) = default_handlers
     assert not_found is NotFoundHandler and catch_all == "/assistant/api/(?P<path>.*)"
