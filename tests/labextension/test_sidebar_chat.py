@@ -61,6 +61,9 @@ def test_markdown_and_code_blocks_with_copy_and_insert(page: Any, peer: Anthropi
     turn.locator("strong", has_text="vectorised").wait_for()
     code = turn.locator(".jp-AssistantCode")
     code.wait_for()
+    # the block shows while its words still stream in (one per event): read it when the
+    # turn is over
+    page.get_by_role("button", name="Stop").wait_for(state="hidden")
     assert code.locator("pre").inner_text().strip() == "x = np.arange(10)"
     assert code.get_by_role("button", name="Copy").is_visible()
     assert code.get_by_role("button", name="Insert into notebook").is_visible()
