@@ -1,10 +1,13 @@
-"""Take the README's screenshots of the sidebar, light and dark theme.
+"""Take the README's screenshots of the sidebar and of ``%assistant`` in a notebook, light and
+dark theme.
 
-    python docs/make_screenshots.py        # writes docs/sidebar-light.png, docs/sidebar-dark.png
+    python docs/make_screenshots.py        # writes docs/sidebar-{light,dark}.png and
+                                           # docs/notebook-{light,dark}.png
 
 A real ``jupyter lab`` (``LabServer``) with the local Anthropic-protocol peer scripted to
 answer with markdown, a tool call and a cell-edit proposal; a real trace from
 ``../shared/traces`` uploaded through the panel; Debian's chromium driven by Playwright.
+The notebook's screenshots come from ``screenshot_notebook.py`` (run alone, it makes only those).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ NOTEBOOK = {
 }
 
 
-def main(out: Path = HERE) -> int:
+def sidebar(out: Path = HERE) -> int:
     with tempfile.TemporaryDirectory() as home, AnthropicServer() as peer, \
             LabServer(Path(home), anthropic_base_url=peer.base_url) as lab, \
             sync_playwright() as p:
@@ -105,6 +108,12 @@ def main(out: Path = HERE) -> int:
             print(f"wrote {out / f'sidebar-{name}.png'}")
         browser.close()
     return 0
+
+
+def main(out: Path = HERE) -> int:
+    import screenshot_notebook  # next to this file (the script's folder is on sys.path)
+
+    return sidebar(out) or screenshot_notebook.main(out)
 
 
 if __name__ == "__main__":

@@ -60,10 +60,16 @@ function render({ model, el }) {
   for (const line of model.get("diff").split("\n")) {
     const span = document.createElement("div");
     span.textContent = line;
-    if (line.startsWith("+") && !line.startsWith("+++"))
-      span.style.background = "var(--jp-success-color3, #e6ffec)";
-    else if (line.startsWith("-") && !line.startsWith("---"))
-      span.style.background = "var(--jp-error-color3, #ffebe9)";
+    // a translucent tint of the theme's success/error colour keeps the theme's text colour
+    // readable in light and dark themes (as the sidebar's diff); rgba where color-mix is not
+    // supported (the browser ignores the second assignment)
+    if (line.startsWith("+") && !line.startsWith("+++")) {
+      span.style.background = "rgba(46, 160, 67, 0.22)";
+      span.style.background = "color-mix(in srgb, var(--jp-success-color1) 22%, transparent)";
+    } else if (line.startsWith("-") && !line.startsWith("---")) {
+      span.style.background = "rgba(248, 81, 73, 0.22)";
+      span.style.background = "color-mix(in srgb, var(--jp-error-color1) 22%, transparent)";
+    }
     else if (line.startsWith("@@")) span.style.color = "var(--jp-brand-color1)";
     pre.appendChild(span);
   }

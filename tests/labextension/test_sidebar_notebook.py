@@ -4,8 +4,8 @@ ask about it from the file browser; ask about the active cell (source, outputs, 
 reach the model); a proposed cell edit shows as a diff, Accept changes the open notebook's
 cell (and the notebook's undo reverts it), Reject leaves it.
 
-``%assistant`` in a notebook (the kernel magics of the ``kernel`` worktree) gets its test
-here after the merge: see ``test_assistant_magic_in_a_notebook`` below.
+``%assistant QUESTION?`` in a notebook runs in the lab's real kernel against the local peer,
+and its chat widget renders in JupyterLab (a tool card, the streamed answer, the footer).
 """
 
 from __future__ import annotations
@@ -167,7 +167,39 @@ def test_insert_into_notebook_adds_the_code_below_the_active_cell(
     assert _cell_text(page, 1) == "b = a + 1"
 
 
-# test_assistant_magic_in_a_notebook: run a notebook cell with `%assistant QUESTION` and see
-# the chat widget's streamed answer in the cell's output. It needs the kernel magics and
-# widgets built in the `kernel` worktree, and is added here after the merge, with
-# `_open_notebook`, `run_command(page, "notebook:run-cell")` and the `peer` fixture.
+def test_assistant_magic_in_a_notebook(page: Any, lab: LabServer, peer: AnthropicServer) -> None:
+    """``%assistant QUESTION?`` in a real kernel started by the lab: the kernel inherits the
+    lab's ``ANTHROPIC_BASE_URL`` (the local peer), and JupyterLab renders the chat widget
+    (ipywidgets' and anywidget's labextensions): a tool card, the streamed answer, the footer."""
+    write_notebook(lab.root, "magic.ipynb", [
+        ("cell-load", "%load_ext jupyter_assistant\nsizes = [3, 1, 2]"),
+        ("cell-ask", "%assistant why is sorting my sizes slow?")])
+    peer.script(Reply.tool_use("inspect_variable", {"name": "sizes"}),
+                Reply.text("Your `sizes` list has **3 items**; sorting it is instant.",
+                           chunks=4, delay=0.05))
+    _open_notebook(page, "magic.ipynb")
+    page.evaluate("async () => { await window.jupyterapp.shell.currentWidget"
+                  ".sessionContext.ready; }")
+    run_command(page, "notebook:run-all-cells")
+    out = page.locator(".jp-NotebookPanel .jp-Cell").nth(1).locator(".jp-Cell-outputArea")
+    chat = out.locator(".jupyter-assistant-chat")
+    chat.wait_for(timeout=90_000)  # the kernel's first turn imports the SDK
+    answer = chat.locator(".jp-RenderedMarkdown", has_text="sorting it is instant")
+    answer.wait_for(timeout=60_000)
+    assert answer.locator("strong").inner_text() == "3 items"  # rendered as markdown
+    card = chat.locator(".jupyter-assistant-tool", has_text="inspect_variable")
+    card.locator("span", has_text="done").wait_for()
+    assert '{"name": "sizes"}' in card.inner_text()
+    # the footer: model, first token, tokens (the peer's usage), elapsed time
+    footer = chat.locator(".widget-html", has_text="out tokens").last
+    footer.wait_for()
+    text = footer.inner_text()
+    assert text.startswith("anthropic:") and "first token" in text and " in / " in text
+    # the widget, not a placeholder; the question went to the peer, not to IPython's help
+    page_text = out.inner_text()
+    assert "Loading widget" not in page_text and "Error displaying widget" not in page_text
+    # the anywidget Stop button rendered (anywidget's labextension), hidden after the turn
+    stop = chat.locator(".jupyter-assistant-stop")
+    assert stop.count() == 1 and stop.is_hidden()
+    sent = json.dumps(peer.message_requests()[0]["messages"])
+    assert "why is sorting my sizes slow?" in sent
