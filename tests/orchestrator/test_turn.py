@@ -4,6 +4,7 @@ tool failures, limits, history."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -368,14 +369,13 @@ async def test_setup_failures_still_start_with_session_started(server: Anthropic
     assert server.message_requests() == []
 
 
-REAL_TRACE = "/work/shared/traces/hta/critical_path/cuda_event_sync/event_sync_trace.json.gz"
+#: ``<repo>/../shared`` (CI clones the repository with ``shared/`` next to it).
+REAL_TRACE = (Path(__file__).resolve().parents[3] / "shared" / "traces" / "hta" / "critical_path"
+              / "cuda_event_sync" / "event_sync_trace.json.gz")
 
 
 async def test_real_trace_by_path_with_the_default_tools(server: AnthropicServer) -> None:
-    import os
-
-    if not os.path.exists(REAL_TRACE):
-        pytest.skip("shared test traces not available")
+    assert REAL_TRACE.is_file(), f"shared trace data not found at {REAL_TRACE}"
     server.script(Reply.tool_use("hotspots", {}), Reply.text("done"))
     async with make_assistant(include_default_tools=True) as assistant:
         events = await collect(assistant, "why slow?", trace=REAL_TRACE)
