@@ -10,7 +10,6 @@ from collections.abc import Callable
 import pandas as pd
 
 from ._model import Trace
-from ._text import short_name
 
 __all__ = ["verdict_line", "verdict_render"]
 
@@ -18,13 +17,31 @@ __all__ = ["verdict_line", "verdict_render"]
 _LEVELS = ((3, 150), (2, 110), (1, 45))
 
 
+def _clip(text: str, width: int) -> str:
+    """``text`` (prose: the evidence) cut to ``width`` characters at a word boundary with a
+    trailing ellipsis, never inside a code span, so its numbers, which come first, stay
+    readable (a middle ellipsis is for names, see
+    :func:`~jupyter_assistant.traces.shorten_name`)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: max(width - 1, 1)]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    if cut.count("`") % 2:  # never leave a code span open: drop the cut name
+        cut = cut[: cut.rfind("`")]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def verdict_line(row: pd.Series, width: int = 260) -> str:
-    """``**kind** (severity, N% of step time): evidence`` for one finding row."""
+    """``**kind** (severity, N% of step time): evidence`` for one finding row; the evidence
+    is cut to ``width`` characters at a word boundary."""
     share = row["share"]
     part = "" if share is None or (isinstance(share, float) and math.isnan(share)) else \
         f", {100 * float(share):.0f}% of the time"
     return (f"**{row['kind']}** ({row['severity']}{part}): "
-            f"{short_name(str(row['evidence']), width)}")
+            f"{_clip(str(row['evidence']), width)}")
 
 
 def verdict_render(trace: Trace) -> tuple[Callable[[int], str], int]:

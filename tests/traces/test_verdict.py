@@ -52,3 +52,20 @@ def test_js_hotspots_from_profilechunk_samples(load_shared: Callable[[str], Trac
     assert js.iloc[0]["name"] == "gamma"
     assert (js["total_dur"] >= js["self_dur"]).all()
     assert "### Top JavaScript functions (CPU samples)" in trace.summary(1500).text
+
+
+def test_a_long_evidence_is_cut_at_a_word_and_never_inside_a_code_span() -> None:
+    import pandas as pd
+
+    from jupyter_assistant.traces.verdict import verdict_line
+
+    evidence = ("NCCL collectives run 27.3 ms/step; the largest is `" + "k" * 300
+                + "` at 32.9 ms.")
+    row = pd.Series({"kind": "communication_bound", "severity": "medium", "share": 0.19,
+                     "evidence": evidence})
+    line = verdict_line(row, width=60)
+    text = line.split("): ", 1)[1]
+    assert text.startswith("NCCL collectives run 27.3 ms/step")  # the numbers stay whole
+    assert text.endswith("…") and len(text) <= 60
+    assert text.count("`") % 2 == 0  # no code span left open
+    assert verdict_line(row.replace(evidence, "short"), width=60).endswith("): short")
