@@ -11,11 +11,16 @@ SIDEBAR = "#jupyter-assistant-sidebar"
 
 
 def open_sidebar(page: Any) -> Any:
-    """Open the sidebar with its side-bar tab; returns the panel's locator."""
-    tab = page.locator(".jp-SideBar [data-id='jupyter-assistant-sidebar']")
-    tab.wait_for()
-    if not page.locator(SIDEBAR).is_visible():
-        tab.click()
+    """Open the sidebar (its side-bar tab must be there); returns the panel's locator.
+
+    After JupyterLab has restored its layout (which may reopen the panel on its own after a
+    reload), the shell activates the panel by id: unlike a click on the tab, which toggles,
+    this is idempotent, so a restore that lands between a check and a click cannot close it."""
+    page.locator(".jp-SideBar [data-id='jupyter-assistant-sidebar']").wait_for()
+    page.evaluate("""async () => {
+        await window.jupyterapp.restored;
+        window.jupyterapp.shell.activateById('jupyter-assistant-sidebar');
+    }""")
     panel = page.locator(SIDEBAR)
     panel.wait_for(state="visible")
     return panel
