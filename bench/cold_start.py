@@ -8,8 +8,14 @@
     built-in tools and one async tool that sleeps 1 s) and runs its first turn, in which the
     model asks for that tool five times in one response: seconds from ``run()`` to
     ``message_complete`` (goal <= 1.3 s), and from process start to the end of the turn.
+(floor) The same question streamed by the smallest program that uses the official SDK (a
+    fresh ``python -c``: ``import anthropic``, ``Anthropic().messages.stream(...)``, write each
+    text delta): seconds from ``Popen`` to its first text, and to the end of ``import
+    anthropic`` alone (a fresh ``python -c "import anthropic"`` that then writes one byte).
+    Any client that sends its first request through the SDK pays at least this; (a) minus the
+    floor is what ``jupyter-assistant`` itself adds.
 
-Every run is a new process; runs alternate (a), (b), and the medians are reported. Run
+Every run is a new process; runs alternate (a), (b), the floors, and the medians are reported. Run
 from the repository root: ``python bench/cold_start.py [--runs 5] [--source DIR]``; prints a
 markdown table and writes the raw runs to ``bench/results/cold_start.json``.
 """
@@ -65,6 +71,22 @@ anyio.run(main)
 SOURCE: str | None = None
 
 
+#: The floor: the smallest official-SDK program that streams the answer's first text.
+_SDK_STREAM = r"""
+import sys
+import anthropic
+with anthropic.Anthropic().messages.stream(
+        model="MODEL_ID", max_tokens=256,
+        messages=[{"role": "user", "content": "Why is step 3 slow?"}]) as stream:
+    for text in stream.text_stream:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+""".replace("MODEL_ID", MODEL)
+
+#: The SDK's import alone, then one byte on stdout.
+_SDK_IMPORT = "import sys, anthropic; sys.stdout.write('.'); sys.stdout.flush()"
+
+
 def _env(base_url: str) -> dict[str, str]:
     env = {**os.environ, "ANTHROPIC_BASE_URL": base_url,
            "ANTHROPIC_API_KEY": os.environ.get("ANTHROPIC_API_KEY", "sk-bench-local")}
@@ -100,6 +122,22 @@ def chat_first_text(base_url: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def python_first_byte(base_url: str, code: str) -> tuple[float, float]:
+    """(floor): seconds from ``Popen`` of ``python -c code`` to its first stdout byte, and the
+    CPU seconds it had used by then."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(base_url),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(), bufsize=0)
+    assert proc.stdout is not None
+    first = proc.stdout.read(1)
+    elapsed = time.perf_counter() - t0
+    cpu = _cpu_seconds(proc.pid)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and first, (proc.returncode, err.decode()[-2000:])
+    return elapsed, cpu
+
+
 def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
     """(b): seconds from the first line of the script to (``jupyter_assistant`` imported,
     ``Assistant`` made), from ``run()`` to ``message_complete``, and from the first line to
@@ -128,13 +166,18 @@ def main() -> None:
 
     chat: list[tuple[float, float]] = []
     tools: list[tuple[float, float, float, float]] = []
+    floor: list[tuple[float, float]] = []
+    sdk_import: list[tuple[float, float]] = []
     load_before = os.getloadavg()[0]
     with AnthropicServer() as server:
         chat_first_text(server.base_url)  # untimed: the first run writes .pyc files
         five_tools_first_turn(server.base_url)
+        python_first_byte(server.base_url, _SDK_STREAM)
         for _ in range(args.runs):
             chat.append(chat_first_text(server.base_url))
             tools.append(five_tools_first_turn(server.base_url))
+            floor.append(python_first_byte(server.base_url, _SDK_STREAM))
+            sdk_import.append(python_first_byte(server.base_url, _SDK_IMPORT))
     import anthropic
     import pandas
 
@@ -146,6 +189,8 @@ def main() -> None:
                    f"pandas {pandas.__version__}",
         "load_avg_before": load_before, "load_avg_after": os.getloadavg()[0],
         "chat_first_text": [{"wall_s": w, "cpu_s": c} for w, c in chat],
+        "sdk_stream_first_text": [{"wall_s": w, "cpu_s": c} for w, c in floor],
+        "sdk_import": [{"wall_s": w, "cpu_s": c} for w, c in sdk_import],
         "five_tools": [{"imported_s": i, "assistant_made_s": m, "turn_s": t,
                         "process_to_turn_end_s": e} for i, m, t, e in tools],
     }
@@ -161,6 +206,17 @@ def main() -> None:
           + ", ".join(f"{x:.2f}" for x in walls) + " |")
     print(f"| (a) the same: CPU time (user + system) the process used by its first text | - | "
           f"{med(cpus):.2f} s | " + ", ".join(f"{x:.2f}" for x in cpus) + " |")
+    for label, runs in (("smallest official-SDK program: process start -> first streamed text",
+                         floor),
+                        ("`python -c \"import anthropic\"`: process start -> import done",
+                         sdk_import)):
+        for k, what in ((0, "wall"), (1, "CPU")):
+            xs = [r[k] for r in runs]
+            print(f"| (floor) {label} ({what}) | - | {med(xs):.2f} s | "
+                  + ", ".join(f"{x:.2f}" for x in xs) + " |")
+    over = [c[0] - f[0] for c, f in zip(chat, floor, strict=True)]
+    print(f"| (a) minus the floor, same round: what `jupyter-assistant chat` adds | - | "
+          f"{med(over):.2f} s | " + ", ".join(f"{x:.2f}" for x in over) + " |")
     turns = [t for _, _, t, _ in tools]
     print(f"| (b) five parallel 1 s tools: first turn in a fresh process (`run()` -> "
           f"`message_complete`) | <= 1.3 s | {med(turns):.2f} s | "

@@ -119,6 +119,10 @@ def test_price_table() -> None:
     assert price_for("anthropic:claude-haiku-4-5-20251001") == PRICES["claude-haiku-4-5"]
     assert price_for("claude-sonnet-5-5[1m]") == sonnet
     assert price_for("llama3.1") is None
+    # the newest models the SDK names (anthropic 2.17's ModelParam) are priced, not "unknown"
+    assert price_for("claude-fable-5-2") == ModelPrice(input=8.0, output=40.0, cache_read=0.20,
+                                                       cache_write=10.0)
+    assert price_for("claude-mythos-5-2") == price_for("claude-fable-5-2")
     assert price_for(DEFAULT_ANTHROPIC_MODEL) is not None
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000,
                   cache_read_input_tokens=1_000_000, cache_creation_input_tokens=1_000_000)
