@@ -1,7 +1,9 @@
 """The measurements the GPU rules read, computed once per trace.
 
-The profiled time is cut into windows: each ``ProfilerStep#N`` on its CPU thread, or the
-whole CPU activity of a rank when the trace has no steps. Inside the windows, device busy
+The profiled time is cut into windows: each steady-state ``ProfilerStep#N`` on its CPU
+thread (the outlier steps of :func:`~jupyter_assistant.traces.analysis.step_outliers`,
+warm-up and compilation, are left out), or the whole CPU activity of a rank when the trace
+has no steps. Inside the windows, device busy
 time is the union of kernel, memcpy and memset intervals. Every stretch of GPU idle time
 (a *gap*) is given one cause, looking at what the host did from the start of the gap until
 it called the API that launched the next device activity (the launch is tied to the
@@ -56,7 +58,7 @@ from .._model import Trace
 from ..analysis._hta import trace_ranks
 from ..analysis.gpu_util import device_events, union_intervals
 from ..analysis.hotspots import not_work
-from ..analysis.steps import profiler_steps
+from ..analysis.step_outliers import step_outliers
 
 __all__ = ["GAP_CAUSES", "LAUNCH_GAP_US", "GpuFacts", "gpu_facts"]
 
@@ -177,11 +179,12 @@ def _length(u: tuple[np.ndarray, np.ndarray]) -> float:
 
 
 def _windows(trace: Trace, ev: pd.DataFrame, ranks: np.ndarray) -> tuple[pd.DataFrame, bool]:
-    steps = profiler_steps(trace)
+    steps = step_outliers(trace)
     if len(steps):
-        # steps of one rank do not overlap; keep them disjoint even if a trace disagrees
-        w = steps[["rank", "ts", "end", "tid"]].copy()
-        return w, True
+        # the steady-state steps: outliers (warm-up, compile, unrecorded) are reported by
+        # their own rule and left out here
+        w = steps.loc[~steps["outlier"].to_numpy(), ["rank", "ts", "end", "tid"]]
+        return w.reset_index(drop=True), True
     rows = []
     cpu = ev["stream"].to_numpy(dtype=np.int64, na_value=-1) < 0
     for r in np.unique(ranks):
@@ -208,7 +211,8 @@ def _flags(labels: np.ndarray, rx: re.Pattern[str]) -> np.ndarray:
 
 
 def gpu_facts(trace: Trace) -> GpuFacts | None:
-    """The measurements of a Kineto trace with device activity, or ``None``."""
+    """The measurements of a Kineto trace with device activity, or ``None`` (no device
+    activity, or no steady-state step: every step is an outlier)."""
     if trace.format != "kineto" or "stream" not in trace.events.columns:
         return None
     dev_all = device_events(trace)
@@ -219,6 +223,8 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
     ranks = trace_ranks(trace)
     windows, has_steps = _windows(trace, ev if drop is None else ev.loc[~drop],
                                   ranks if drop is None else ranks[~drop])
+    if windows.empty:
+        return None  # every step is an outlier: no steady state to judge
     stream = ev["stream"].to_numpy(dtype=np.int64, na_value=-1)
     labels, codes = _labels_codes(ev["name"])
     is_loader_label = np.asarray([n.startswith(_LOADER) for n in labels], dtype=bool)
