@@ -51,7 +51,7 @@ class Trace:
         float64; ``parent`` is the row position of the enclosing slice on the same thread,
         -1 at top level). Kineto traces add ``rank`` (int64), ``stream`` (int64, -1 for CPU
         rows), ``correlation`` (int64, -1 when absent), ``external_id`` and ``file_order``
-        (int64, the slice's position in the file); every format may add ``args`` (object:
+        (int32, the slice's position in the file); every format may add ``args`` (object:
         dict or None).
     threads
         One row per (pid, tid): ``pid, tid, rank, process_name, thread_name, sort_index,

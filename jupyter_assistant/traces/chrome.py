@@ -38,7 +38,7 @@ Other metadata: ``event_count`` (events in ``traceEvents``), ``missing_dur``, ``
 (the document's other top-level keys), ``cpu_profile`` (when there are CPU samples), and for
 Kineto ``rank``, ``ranks``, ``distributed_info``, ``device_properties``, ``profiler_steps``.
 Kineto events add columns ``correlation``, ``external_id``, ``stream``, ``rank`` and
-``file_order`` (int64: the slice's position in the file, ``X`` events in file order and
+``file_order`` (int32: the slice's position in the file, ``X`` events in file order and
 ``B``/``E`` pairs after them; Holistic Trace Analysis lists streams in that order).
 """
 
@@ -225,7 +225,8 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
     arg_columns = _arg_int_columns(ev, extra) if kineto else {}
     columns.update({f"arg:{k}": v for k, v in arg_columns.items()})
     if kineto:  # HTA lists streams in file order, which the sorted slice table loses
-        columns["file_order"] = np.arange(len(columns["ts"]), dtype=np.int64)
+        # (int32: a file under the 2 GiB read limit holds far fewer than 2**31 events)
+        columns["file_order"] = np.arange(len(columns["ts"]), dtype=np.int32)
     del x, extra, arg_columns
     far = np.flatnonzero(~np.isfinite(columns["dur"]))
     if far.size:  # B/E or samples whose 'ts' values are more than ~1.8e308 µs apart

@@ -1,7 +1,8 @@
 """Rules for PyTorch profiler (Kineto) traces with device activity: what bounds the step.
 
-Every share is a fraction of the profiled step time (the ``ProfilerStep#N`` windows; the
-whole CPU activity when there are none) computed by
+Every share is a fraction of the profiled step time (the steady-state ``ProfilerStep#N``
+windows, outlier steps left out: see :mod:`.steps`; the whole CPU activity when there are
+no steps) computed by
 :mod:`~jupyter_assistant.traces.diagnosis._gpu_facts`, whose GPU-idle gaps each have one
 cause, so the shares never double count. Thresholds:
 
