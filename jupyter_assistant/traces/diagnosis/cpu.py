@@ -6,7 +6,8 @@ Thresholds:
 * ``cpu_hotspot``: the top function's self time is >= 20% (medium) / 50% (high) of all
   self time in the profile (Amdahl: a function with share *s* bounds any speed-up from
   elsewhere to 1/(1-s)); for a PyTorch profiler trace, a ``cpu_op``'s self time inside
-  the ``ProfilerStep#N`` windows >= 20% / 40% of step time while the GPU is busy under
+  the steady-state ``ProfilerStep#N`` windows (outlier steps left out) >= 20% / 40% of
+  step time while the GPU is busy under
   half of it. When most of the op's calls launch device work (a runtime call inside
   them is correlated with a kernel or copy), its self time is dispatch cost, and the fix
   says so; otherwise the op computes on the CPU. JavaScript functions come from
@@ -112,13 +113,15 @@ def _profile_hotspot(trace: Trace) -> Finding | None:
 
 
 def _in_steps(trace: Trace, ev: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Rows of ``ev`` that start inside a ``ProfilerStep#N`` of their rank, and the steps'
-    total length (µs); every row and the trace's span when there are no steps."""
+    """Rows of ``ev`` that start inside a steady-state ``ProfilerStep#N`` of their rank
+    (outlier steps, such as warm-up and compilation, are left out), and those steps' total
+    length (µs); every row and the trace's span when there are no steps."""
     from ..analysis._hta import trace_ranks
-    from ..analysis.steps import profiler_steps
-    steps = profiler_steps(trace)
+    from ..analysis.step_outliers import step_outliers
+    steps = step_outliers(trace)
     if not len(steps):
         return np.ones(len(ev), dtype=bool), trace.span_us
+    steps = steps[~steps["outlier"].to_numpy()]
     ranks = trace_ranks(trace)[np.asarray(ev.index, dtype=np.int64)]
     ts = ev["ts"].to_numpy(dtype=np.float64)
     inside = np.zeros(len(ev), dtype=bool)
