@@ -17,6 +17,7 @@ import math
 import pandas as pd
 
 from .._model import Trace
+from ..analysis.step_outliers import step_outliers
 from ._finding import FINDING_COLUMNS, KINDS, SEVERITIES, SOURCES, Finding
 from ._gpu_facts import gpu_facts
 from .cpu import cpu_findings
@@ -57,8 +58,9 @@ def diagnose(trace: Trace) -> pd.DataFrame:
     findings: list[Finding] = []
     headline = ""
     busy = None
-    facts = gpu_facts(trace)
-    outliers = outlier_step_findings(trace) if trace.format == "kineto" else []
+    steps = step_outliers(trace) if trace.format == "kineto" else None
+    facts = gpu_facts(trace, steps)
+    outliers = outlier_step_findings(trace, steps) if steps is not None else []
     findings += outliers
     if facts is not None and facts.wall > 0:
         findings += gpu_findings(trace, facts)
@@ -67,7 +69,7 @@ def diagnose(trace: Trace) -> pd.DataFrame:
     elif outliers:
         headline = ("no steady-state profiler step: every step is an outlier "
                     "(see outlier_steps).")
-    findings += cpu_findings(trace, gpu_busy=busy)
+    findings += cpu_findings(trace, gpu_busy=busy, steps=steps)
     if trace.format == "devtools":
         findings += devtools_findings(trace)
         headline = devtools_headline(trace)

@@ -178,8 +178,9 @@ def _length(u: tuple[np.ndarray, np.ndarray]) -> float:
     return float((u[1] - u[0]).sum())
 
 
-def _windows(trace: Trace, ev: pd.DataFrame, ranks: np.ndarray) -> tuple[pd.DataFrame, bool]:
-    steps = step_outliers(trace)
+def _windows(trace: Trace, ev: pd.DataFrame, ranks: np.ndarray,
+             steps: pd.DataFrame | None) -> tuple[pd.DataFrame, bool]:
+    steps = step_outliers(trace) if steps is None else steps
     if len(steps):
         # the steady-state steps: outliers (warm-up, compile, unrecorded) are reported by
         # their own rule and left out here
@@ -210,9 +211,11 @@ def _flags(labels: np.ndarray, rx: re.Pattern[str]) -> np.ndarray:
     return np.asarray([bool(rx.match(str(n))) for n in labels], dtype=bool)
 
 
-def gpu_facts(trace: Trace) -> GpuFacts | None:
+def gpu_facts(trace: Trace, steps: pd.DataFrame | None = None) -> GpuFacts | None:
     """The measurements of a Kineto trace with device activity, or ``None`` (no device
-    activity, or no steady-state step: every step is an outlier)."""
+    activity, or no steady-state step: every step is an outlier). ``steps`` is the
+    trace's :func:`~jupyter_assistant.traces.analysis.step_outliers` when already
+    computed."""
     if trace.format != "kineto" or "stream" not in trace.events.columns:
         return None
     dev_all = device_events(trace)
@@ -222,7 +225,7 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
     drop = not_work(trace)  # GPU) are never runtime calls, loader phases or devices
     ranks = trace_ranks(trace)
     windows, has_steps = _windows(trace, ev if drop is None else ev.loc[~drop],
-                                  ranks if drop is None else ranks[~drop])
+                                  ranks if drop is None else ranks[~drop], steps)
     if windows.empty:
         return None  # every step is an outlier: no steady state to judge
     stream = ev["stream"].to_numpy(dtype=np.int64, na_value=-1)

@@ -93,9 +93,11 @@ def _markers(names: list[str]) -> list[str]:
     return [what for what, rx in WARMUP_MARKERS if any(rx.search(n) for n in names)]
 
 
-def outlier_step_findings(trace: Trace) -> list[Finding]:
-    """The ``outlier_steps`` finding of a Kineto trace with profiler steps (else ``[]``)."""
-    st = step_outliers(trace)
+def outlier_step_findings(trace: Trace, steps: pd.DataFrame | None = None) -> list[Finding]:
+    """The ``outlier_steps`` finding of a Kineto trace with profiler steps (else ``[]``);
+    ``steps`` is the trace's :func:`~jupyter_assistant.traces.analysis.step_outliers` when
+    already computed."""
+    st = step_outliers(trace) if steps is None else steps
     if not len(st) or not st["outlier"].any():
         return []
     dev = device_events(trace)
