@@ -40,7 +40,8 @@ from .._model import Trace
 from ._hta import trace_ranks
 from .steps import profiler_steps
 
-__all__ = ["MIN_OTHERS", "OUTLIER_COLUMNS", "OUTLIER_RATIO", "step_outliers"]
+__all__ = ["MIN_OTHERS", "OUTLIER_COLUMNS", "OUTLIER_RATIO", "recording_spans",
+           "step_outliers"]
 
 #: A step this many times the median of its rank's other steps is an outlier.
 OUTLIER_RATIO = 3.0
@@ -53,9 +54,12 @@ OUTLIER_COLUMNS = {"rank": "int64", "step": "int64", "name": "object", "tid": "i
                    "outlier": "bool", "reason": "object"}
 
 
-def _recording(trace: Trace, ranks: np.ndarray) -> dict[int, tuple[float, float]]:
-    """Per rank, the span of Kineto's own ``cat == "Trace"`` slices (µs)."""
+def recording_spans(trace: Trace) -> dict[int, tuple[float, float]]:
+    """Per rank, the ``(start, end)`` (µs) of the profiler's own recording: the span of
+    Kineto's ``cat == "Trace"`` slices (``PyTorch Profiler (N)``); ``{}`` when the trace
+    has none."""
     ev = trace.events
+    ranks = trace_ranks(trace)
     if "cat" not in ev.columns or not len(ev):
         return {}
     m = (ev["cat"] == "Trace").to_numpy()
@@ -77,7 +81,7 @@ def step_outliers(trace: Trace) -> pd.DataFrame:
     steps = profiler_steps(trace)
     if not len(steps):
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in OUTLIER_COLUMNS.items()})
-    spans = _recording(trace, trace_ranks(trace))
+    spans = recording_spans(trace)
     parts = []
     for rank, st in steps.groupby("rank", sort=True):
         dur = st["dur"].to_numpy(dtype=np.float64)

@@ -26,7 +26,7 @@ from .._text import format_count, format_us, short_name
 from ..analysis._hta import trace_ranks
 from ..analysis.gpu_util import device_events, union_length
 from ..analysis.hotspots import not_work
-from ..analysis.step_outliers import OUTLIER_RATIO, step_outliers
+from ..analysis.step_outliers import OUTLIER_RATIO, recording_spans, step_outliers
 from ._finding import SOURCES, Finding, grade
 from ._gpu_facts import _labels_codes, _overlap, _self_by_name
 
@@ -101,6 +101,7 @@ def outlier_step_findings(trace: Trace, steps: pd.DataFrame | None = None) -> li
     if not len(st) or not st["outlier"].any():
         return []
     dev = device_events(trace)
+    spans = recording_spans(trace)
     total = float(st["dur"].sum())
     excess_total = 0.0
     parts: list[tuple[float, str]] = []
@@ -120,8 +121,12 @@ def outlier_step_findings(trace: Trace, steps: pd.DataFrame | None = None) -> li
             extra = (float(s.dur) - float(s.recorded) if s.reason == "unrecorded"
                      else float(s.dur) - float(s.reference))
             excess_total += max(extra, 0.0)
-            mine = cpu.self_time(np.array([lo]), np.array([min(hi, lo + s.recorded)
-                                                         if s.reason == "unrecorded" else hi]))
+            if s.reason == "unrecorded":  # the part the profiler recorded
+                span = spans.get(int(str(rank)), (lo, hi))
+                lo_r, hi_r = max(lo, span[0]), max(min(hi, span[1]), max(lo, span[0]))
+            else:
+                lo_r, hi_r = lo, hi
+            mine = cpu.self_time(np.array([lo_r]), np.array([hi_r]))
             grew = mine.sub(base, fill_value=0.0).sort_values(ascending=False)
             grew = grew[grew > 0]
             # one-time work shows as the ops that grew most (all ops: no steady step)
@@ -135,9 +140,11 @@ def outlier_step_findings(trace: Trace, steps: pd.DataFrame | None = None) -> li
                         f"recording span, so {_pct(extra / float(s.dur))} of the step is not "
                         "in the trace")
             else:
-                text = (f"{what} took {format_us(float(s.dur))}, "
-                        f"{float(s.ratio):.0f}x the median of the other "
-                        f"{format_count(len(g) - 1)} steps ({format_us(float(s.reference))})")
+                r = float(s.ratio)
+                times = f"{r:.1f}x" if r < 10 else f"{r:.0f}x"
+                text = (f"{what} took {format_us(float(s.dur))}, {times} the median of the "
+                        f"other {format_count(len(g) - 1)} steps "
+                        f"({format_us(float(s.reference))})")
             text += f"; the GPU was busy {format_us(busy)} of it"
             if len(grew):
                 text += ("; CPU self time above a steady step's: " if len(steady) else
