@@ -46,7 +46,8 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
             description="Print the findings of Trace.diagnose(): kind (input_bound, "
                         "host_sync, launch_overhead, host_to_device_copy, "
                         "host_bound, gpu_compute_bound, communication_bound, cpu_hotspot, "
-                        "layout_thrashing, long_tasks, gc_pressure), severity, share of "
+                        "layout_thrashing, long_tasks, gc_pressure, outlier_steps), "
+                        "severity, share of "
                         "step time, evidence, fix and source, most important first.")
     else:  # pragma: no cover - a wiring mistake in cli._COMMANDS
         raise ValueError(f"unknown trace command {name!r}")

@@ -483,7 +483,8 @@ def render_diagnosis(d: pd.DataFrame, label: str = "current") -> str:
 def diagnose(trace: str = "current", n: int = 6, *, ctx: ToolContext) -> str:
     """What bounds this trace and what to change: findings such as input_bound, host_sync,
     launch_overhead, host_to_device_copy, host_bound, gpu_compute_bound (healthy),
-    communication_bound, cpu_hotspot, layout_thrashing, long_tasks, gc_pressure, each
+    communication_bound, cpu_hotspot, layout_thrashing, long_tasks, gc_pressure,
+    outlier_steps (warm-up/compile steps, left out of the other rules), each
     with its share of step time, the evidence (numbers, op/kernel/function names), the
     standard fix and the rule's source. Most important first. Call this first for "why is it slow?".
 

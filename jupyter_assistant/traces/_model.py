@@ -50,8 +50,9 @@ class Trace:
         ``name, cat, pid, tid, ts, dur, end, depth, parent, self_dur``; times in µs,
         float64; ``parent`` is the row position of the enclosing slice on the same thread,
         -1 at top level). Kineto traces add ``rank`` (int64), ``stream`` (int64, -1 for CPU
-        rows), ``correlation`` (int64, -1 when absent) and ``external_id``; every format may
-        add ``args`` (object: dict or None).
+        rows), ``correlation`` (int64, -1 when absent), ``external_id`` and ``file_order``
+        (int32, the slice's position in the file); every format may add ``args`` (object:
+        dict or None).
     threads
         One row per (pid, tid): ``pid, tid, rank, process_name, thread_name, sort_index,
         kind`` and, for Chrome-family traces, ``process_sort_index, process_labels``.

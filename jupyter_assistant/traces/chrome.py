@@ -37,7 +37,9 @@ kernel durations that GPU analyses sum.
 Other metadata: ``event_count`` (events in ``traceEvents``), ``missing_dur``, ``header``
 (the document's other top-level keys), ``cpu_profile`` (when there are CPU samples), and for
 Kineto ``rank``, ``ranks``, ``distributed_info``, ``device_properties``, ``profiler_steps``.
-Kineto events add columns ``correlation``, ``external_id``, ``stream`` and ``rank``.
+Kineto events add columns ``correlation``, ``external_id``, ``stream``, ``rank`` and
+``file_order`` (int32: the slice's position in the file, ``X`` events in file order and
+``B``/``E`` pairs after them; Holistic Trace Analysis lists streams in that order).
 """
 
 from __future__ import annotations
@@ -222,6 +224,9 @@ def _assemble(ev: ChromeEvents, header: dict[str, Any], source: str) -> Trace:
     kineto = is_kineto(header, cat_names)
     arg_columns = _arg_int_columns(ev, extra) if kineto else {}
     columns.update({f"arg:{k}": v for k, v in arg_columns.items()})
+    if kineto:  # HTA lists streams in file order, which the sorted slice table loses
+        # (int32: a file under the 2 GiB read limit holds far fewer than 2**31 events)
+        columns["file_order"] = np.arange(len(columns["ts"]), dtype=np.int32)
     del x, extra, arg_columns
     far = np.flatnonzero(~np.isfinite(columns["dur"]))
     if far.size:  # B/E or samples whose 'ts' values are more than ~1.8e308 µs apart

@@ -87,6 +87,17 @@ def test_columns_come_from_args(load_shared: Callable[[str], Trace]) -> None:
         assert ev[col].dtype == np.int64
 
 
+def test_file_order_is_the_position_in_the_file(load_shared: Callable[[str], Trace]) -> None:
+    # HTA's idle time breakdown lists streams in file order; the slice table is sorted
+    ev = load_shared(NS).events
+    xs = [e for e in raw_events(HTA.parent / NS) if e.get("ph") == "X"]
+    assert ev["file_order"].dtype == np.int32
+    in_file = ev.sort_values("file_order")
+    assert in_file["file_order"].tolist() == list(range(len(xs)))
+    assert in_file["name"].astype(str).tolist() == [e["name"] for e in xs]
+    assert in_file["ts"].tolist() == [e["ts"] for e in xs]
+
+
 def test_float_timestamps_keep_their_fraction(load_shared: Callable[[str], Trace]) -> None:
     trace = load_shared(NS)
     raw = sorted(e["ts"] for e in raw_events(HTA.parent / NS) if e.get("ph") == "X")

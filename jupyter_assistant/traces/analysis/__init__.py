@@ -7,6 +7,7 @@ from .gpu_idle import cuda_kernel_launch_stats, idle_time_breakdown
 from .gpu_overlap import comm_comp_overlap, memory_bw_summary, memory_bw_time_series
 from .gpu_util import device_events, gpu_utilization
 from .hotspots import hotspots
+from .step_outliers import step_outliers
 from .steps import profiler_steps, step_breakdown, step_kernel_categories, step_phases
 from .threads import idle_gaps, long_slices, thread_utilization
 
@@ -28,6 +29,7 @@ __all__ = [
     "profiler_steps",
     "step_breakdown",
     "step_kernel_categories",
+    "step_outliers",
     "step_phases",
     "temporal_breakdown",
     "thread_utilization",

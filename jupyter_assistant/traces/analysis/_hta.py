@@ -71,7 +71,7 @@ _SYNC_NAMES = ("Event Sync", "Context Sync")
 GPU_EVENT_COLUMNS = {"rank": "int64", "name": "object", "cat": "object", "pid": "int64",
                      "tid": "int64", "stream": "int64", "correlation": "int64",
                      "ts": "float64", "dur": "float64", "end": "float64",
-                     "kernel_type": "object"}
+                     "kernel_type": "object", "row": "int64"}
 
 
 def kernel_type(name: str) -> str:
@@ -171,8 +171,9 @@ def hta_gpu_events(
 
     Returns a DataFrame with columns ``rank, name, cat, pid, tid, stream, correlation``
     (int64 / str), ``ts, dur, end`` (float64, µs, whole numbers after rounding) and
-    ``kernel_type`` (``COMPUTATION``, ``COMMUNICATION``, ``MEMORY`` or ``OTHER``), ordered
-    by rank, then by the order of ``trace.events``.
+    ``kernel_type`` (``COMPUTATION``, ``COMMUNICATION``, ``MEMORY`` or ``OTHER``) and
+    ``row`` (int64, the event's row in ``trace.events``), ordered by rank, then by the order
+    of ``trace.events``.
     """
     ev = trace.events
     if len(ev) == 0:
@@ -241,6 +242,7 @@ def hta_gpu_events(
         "dur": end[gpu] - ts[gpu],
         "end": end[gpu],
         "kernel_type": types[gcodes],
+        "row": rows[gpu].astype(np.int64),
     })
     return out
 

@@ -100,8 +100,10 @@ def idle_time_breakdown(
     Returns columns ``rank, stream`` (int64), ``idle_category`` (``host_wait``,
     ``kernel_wait``, ``other``), ``idle_time`` (float64, µs) and ``idle_time_ratio``
     (float64, share of the stream's idle time; NaN when the stream has none), rounded to
-    2 decimals as HTA rounds them. Streams appear in the order of their first kernel,
-    categories in HTA's order; a category with no kernel is absent. ``ranks`` defaults to
+    2 decimals as HTA rounds them. A rank's streams appear in HTA's order, that of their
+    first event in the trace file (``gpu_kernels.stream.unique()`` in HTA 0.5.0
+    ``get_idle_time_breakdown``), categories in HTA's order; a category with no kernel is
+    absent. ``ranks`` defaults to
     every rank (HTA's default is rank 0 only), ``streams`` to every stream. Empty (same
     columns) without GPU events.
     """
@@ -120,8 +122,7 @@ def idle_time_breakdown(
         launch_ts = dict(zip(c["correlation"].tolist(), c["ts"].tolist(), strict=True))
         g = g.assign(ts_runtime=g["correlation"].map(launch_ts).astype("float64"))
         order = g.sort_values("ts", kind="stable")
-        seen = list(dict.fromkeys(order["stream"].tolist()))
-        for stream in (seen if not streams else streams):
+        for stream in (_stream_order(trace, g) if not streams else streams):
             s = order[order["stream"] == stream]
             if s.empty:
                 continue
@@ -143,6 +144,20 @@ def idle_time_breakdown(
                       "idle_time_ratio": "float64"})
     out[["idle_time", "idle_time_ratio"]] = out[["idle_time", "idle_time_ratio"]].round(2)
     return out[IDLE_COLUMNS]
+
+
+def _stream_order(trace: Trace, gpu: pd.DataFrame) -> list[int]:
+    """The streams of one rank's GPU events in HTA's order: ``gpu_kernels.stream.unique()``
+    on HTA's frame, whose rows are in the file's order (HTA 0.5.0 keeps the order of
+    ``traceEvents``; its last-step filter is an inner merge that keeps the left order). From
+    the ``file_order`` column the Kineto reader adds; by first start time without it (a
+    table built by hand)."""
+    if "file_order" in trace.events.columns:
+        pos = trace.events["file_order"].to_numpy(dtype=np.int64)[gpu["row"].to_numpy()]
+    else:
+        pos = gpu["ts"].to_numpy()
+    first = pd.Series(pos).groupby(gpu["stream"].to_numpy(), sort=False).min()
+    return [int(s) for s in first.sort_values(kind="stable").index]
 
 
 def cuda_kernel_launch_stats(

@@ -27,8 +27,9 @@ from .hotspots import analysed_events
 __all__ = ["STEP_RE", "kernel_category", "profiler_steps", "step_breakdown",
            "step_kernel_categories", "step_phases"]
 
-#: A step annotation's name: ``ProfilerStep#<N>``.
-STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")
+#: A step annotation's name: ``ProfilerStep#<N>`` (N of at most 18 digits, an int64, as the
+#: Kineto reader reads step numbers; a longer number is not a step).
+STEP_RE = re.compile(r"^ProfilerStep#(\d{1,18})$")
 
 # Kernel families by name, first match wins: labels for the per-step GPU breakdown (the
 # time itself always comes from the device intervals, never from the name).

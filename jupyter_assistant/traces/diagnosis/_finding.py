@@ -18,9 +18,15 @@ FINDING_COLUMNS = {"kind": "object", "severity": "object", "share": "float64",
 #: the step): the GPU idles inside the steps because the host — Python, op dispatch, CPU
 #: ops — does not issue work fast enough, and no more specific cause (``input_bound``,
 #: ``host_to_device_copy``, ``host_sync``, ``launch_overhead``) explains that idle time.
+#: ``outlier_steps``: profiler steps that are not the steady state (a step at least 3x the
+#: median of the others: warm-up, ``torch.compile``, cuDNN autotuning, lazy init; or a step
+#: mostly outside the profiler's recording); the GPU rules judge the other steps only.
+#: Named for what the trace shows for certain, as HTA names its launch-delay *outliers*,
+#: not for a cause (warm-up, compilation, a checkpoint), which the evidence names when the
+#: ops reveal it.
 KINDS = ("input_bound", "host_sync", "launch_overhead", "host_to_device_copy",
          "host_bound", "gpu_compute_bound", "communication_bound", "cpu_hotspot",
-         "layout_thrashing", "long_tasks", "gc_pressure")
+         "layout_thrashing", "long_tasks", "gc_pressure", "outlier_steps")
 
 #: Most important first.
 SEVERITIES = ("high", "medium", "low")
@@ -41,6 +47,9 @@ SOURCES = {
                   "(web.dev/articles/avoid-large-complex-layouts-and-layout-thrashing)",
     "python_gc": "Python gc module docs (docs.python.org/3/library/gc.html); V8 'Trash "
                  "talk' GC blog (v8.dev/blog/trash-talk)",
+    "profiler_schedule": "PyTorch profiler recipe, 'Using profiler to analyze long-running "
+                         "jobs': torch.profiler.schedule(skip_first, wait, warmup, active) "
+                         "(pytorch.org/tutorials/recipes/recipes/profiler_recipe.html)",
     "profiling": "Self-time profiling, as in cProfile/pstats (docs.python.org/3/library/"
                  "profile.html) and Chrome DevTools' Bottom-Up view",
 }

@@ -1,7 +1,9 @@
 """The measurements the GPU rules read, computed once per trace.
 
-The profiled time is cut into windows: each ``ProfilerStep#N`` on its CPU thread, or the
-whole CPU activity of a rank when the trace has no steps. Inside the windows, device busy
+The profiled time is cut into windows: each steady-state ``ProfilerStep#N`` on its CPU
+thread (the outlier steps of :func:`~jupyter_assistant.traces.analysis.step_outliers`,
+warm-up and compilation, are left out), or the whole CPU activity of a rank when the trace
+has no steps. Inside the windows, device busy
 time is the union of kernel, memcpy and memset intervals. Every stretch of GPU idle time
 (a *gap*) is given one cause, looking at what the host did from the start of the gap until
 it called the API that launched the next device activity (the launch is tied to the
@@ -56,7 +58,7 @@ from .._model import Trace
 from ..analysis._hta import trace_ranks
 from ..analysis.gpu_util import device_events, union_intervals
 from ..analysis.hotspots import not_work
-from ..analysis.steps import profiler_steps
+from ..analysis.step_outliers import step_outliers
 
 __all__ = ["GAP_CAUSES", "LAUNCH_GAP_US", "GpuFacts", "gpu_facts"]
 
@@ -176,12 +178,14 @@ def _length(u: tuple[np.ndarray, np.ndarray]) -> float:
     return float((u[1] - u[0]).sum())
 
 
-def _windows(trace: Trace, ev: pd.DataFrame, ranks: np.ndarray) -> tuple[pd.DataFrame, bool]:
-    steps = profiler_steps(trace)
+def _windows(trace: Trace, ev: pd.DataFrame, ranks: np.ndarray,
+             steps: pd.DataFrame | None) -> tuple[pd.DataFrame, bool]:
+    steps = step_outliers(trace) if steps is None else steps
     if len(steps):
-        # steps of one rank do not overlap; keep them disjoint even if a trace disagrees
-        w = steps[["rank", "ts", "end", "tid"]].copy()
-        return w, True
+        # the steady-state steps: outliers (warm-up, compile, unrecorded) are reported by
+        # their own rule and left out here
+        w = steps.loc[~steps["outlier"].to_numpy(), ["rank", "ts", "end", "tid"]]
+        return w.reset_index(drop=True), True
     rows = []
     cpu = ev["stream"].to_numpy(dtype=np.int64, na_value=-1) < 0
     for r in np.unique(ranks):
@@ -207,8 +211,11 @@ def _flags(labels: np.ndarray, rx: re.Pattern[str]) -> np.ndarray:
     return np.asarray([bool(rx.match(str(n))) for n in labels], dtype=bool)
 
 
-def gpu_facts(trace: Trace) -> GpuFacts | None:
-    """The measurements of a Kineto trace with device activity, or ``None``."""
+def gpu_facts(trace: Trace, steps: pd.DataFrame | None = None) -> GpuFacts | None:
+    """The measurements of a Kineto trace with device activity, or ``None`` (no device
+    activity, or no steady-state step: every step is an outlier). ``steps`` is the
+    trace's :func:`~jupyter_assistant.traces.analysis.step_outliers` when already
+    computed."""
     if trace.format != "kineto" or "stream" not in trace.events.columns:
         return None
     dev_all = device_events(trace)
@@ -218,7 +225,9 @@ def gpu_facts(trace: Trace) -> GpuFacts | None:
     drop = not_work(trace)  # GPU) are never runtime calls, loader phases or devices
     ranks = trace_ranks(trace)
     windows, has_steps = _windows(trace, ev if drop is None else ev.loc[~drop],
-                                  ranks if drop is None else ranks[~drop])
+                                  ranks if drop is None else ranks[~drop], steps)
+    if windows.empty:
+        return None  # every step is an outlier: no steady state to judge
     stream = ev["stream"].to_numpy(dtype=np.int64, na_value=-1)
     labels, codes = _labels_codes(ev["name"])
     is_loader_label = np.asarray([n.startswith(_LOADER) for n in labels], dtype=bool)

@@ -6,7 +6,8 @@ Thresholds:
 * ``cpu_hotspot``: the top function's self time is >= 20% (medium) / 50% (high) of all
   self time in the profile (Amdahl: a function with share *s* bounds any speed-up from
   elsewhere to 1/(1-s)); for a PyTorch profiler trace, a ``cpu_op``'s self time inside
-  the ``ProfilerStep#N`` windows >= 20% / 40% of step time while the GPU is busy under
+  the steady-state ``ProfilerStep#N`` windows (outlier steps left out) >= 20% / 40% of
+  step time while the GPU is busy under
   half of it. When most of the op's calls launch device work (a runtime call inside
   them is correlated with a kernel or copy), its self time is dispatch cost, and the fix
   says so; otherwise the op computes on the CPU. JavaScript functions come from
@@ -111,14 +112,17 @@ def _profile_hotspot(trace: Trace) -> Finding | None:
     return Finding("cpu_hotspot", sev, share, ev_text, fix, SOURCES["profiling"])
 
 
-def _in_steps(trace: Trace, ev: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Rows of ``ev`` that start inside a ``ProfilerStep#N`` of their rank, and the steps'
-    total length (µs); every row and the trace's span when there are no steps."""
+def _in_steps(trace: Trace, ev: pd.DataFrame,
+              steps: pd.DataFrame | None = None) -> tuple[np.ndarray, float]:
+    """Rows of ``ev`` that start inside a steady-state ``ProfilerStep#N`` of their rank
+    (outlier steps, such as warm-up and compilation, are left out), and those steps' total
+    length (µs); every row and the trace's span when there are no steps."""
     from ..analysis._hta import trace_ranks
-    from ..analysis.steps import profiler_steps
-    steps = profiler_steps(trace)
+    from ..analysis.step_outliers import step_outliers
+    steps = step_outliers(trace) if steps is None else steps
     if not len(steps):
         return np.ones(len(ev), dtype=bool), trace.span_us
+    steps = steps[~steps["outlier"].to_numpy()]
     ranks = trace_ranks(trace)[np.asarray(ev.index, dtype=np.int64)]
     ts = ev["ts"].to_numpy(dtype=np.float64)
     inside = np.zeros(len(ev), dtype=bool)
@@ -150,7 +154,8 @@ def _launching(trace: Trace) -> np.ndarray:
     return out
 
 
-def _kineto_hotspot(trace: Trace, gpu_busy: float | None) -> Finding | None:
+def _kineto_hotspot(trace: Trace, gpu_busy: float | None,
+                    steps: pd.DataFrame | None) -> Finding | None:
     if gpu_busy is not None and gpu_busy >= 0.5:
         return None  # the GPU, not a CPU op, bounds the step
     ev = analysed_events(trace)
@@ -160,7 +165,7 @@ def _kineto_hotspot(trace: Trace, gpu_busy: float | None) -> Finding | None:
              & (ev["stream"].to_numpy(dtype=np.int64, na_value=-1) < 0)]
     if not len(ops):
         return None
-    inside, wall = _in_steps(trace, ops)
+    inside, wall = _in_steps(trace, ops, steps)
     ops = ops[inside]
     if not len(ops) or wall <= 0:
         return None
@@ -268,12 +273,15 @@ def _gc(trace: Trace) -> Finding | None:
         fix, SOURCES["python_gc"])
 
 
-def cpu_findings(trace: Trace, gpu_busy: float | None = None) -> list[Finding]:
+def cpu_findings(trace: Trace, gpu_busy: float | None = None,
+                 steps: pd.DataFrame | None = None) -> list[Finding]:
     """``cpu_hotspot`` and ``gc_pressure`` findings; ``gpu_busy`` (0–1) is the device
-    busy share of a Kineto trace, which decides whether CPU ops can bound the step."""
+    busy share of a Kineto trace, which decides whether CPU ops can bound the step;
+    ``steps`` its :func:`~jupyter_assistant.traces.analysis.step_outliers` when already
+    computed."""
     out = []
     if trace.format == "kineto":
-        found = _kineto_hotspot(trace, gpu_busy)
+        found = _kineto_hotspot(trace, gpu_busy, steps)
     else:
         found = _profile_hotspot(trace)
     if found is not None:

@@ -1,7 +1,8 @@
 """Rules for PyTorch profiler (Kineto) traces with device activity: what bounds the step.
 
-Every share is a fraction of the profiled step time (the ``ProfilerStep#N`` windows; the
-whole CPU activity when there are none) computed by
+Every share is a fraction of the profiled step time (the steady-state ``ProfilerStep#N``
+windows, outlier steps left out: see :mod:`.steps`; the whole CPU activity when there are
+no steps) computed by
 :mod:`~jupyter_assistant.traces.diagnosis._gpu_facts`, whose GPU-idle gaps each have one
 cause, so the shares never double count. Thresholds:
 
@@ -333,10 +334,12 @@ def _communication(f: GpuFacts) -> Finding | None:
         SOURCES["hta"] + ": 'Communication computation overlap'")
 
 
-def gpu_headline(f: GpuFacts) -> str:
-    """One line: the steps and how busy the GPU was in them."""
-    what = (f"{format_count(f.n_windows)} profiler step{'s' if f.n_windows != 1 else ''} "
-            f"of {format_us(f.per_window)} on average" if f.has_steps
+def gpu_headline(f: GpuFacts, *, outliers: bool = False) -> str:
+    """One line: the steps (the steady-state ones when ``outliers`` were left out) and how
+    busy the GPU was in them."""
+    what = (f"{format_count(f.n_windows)} {'steady-state ' if outliers else ''}profiler "
+            f"step{'s' if f.n_windows != 1 else ''} of {format_us(f.per_window)} on average"
+            + (" (outlier steps left out)" if outliers else "") if f.has_steps
             else f"a {format_us(f.wall)} profiled window (no ProfilerStep#N)")
     return (f"{what}; the GPU is busy {_pct(f.busy / f.wall)} of that time (compute "
             f"{_pct(f.compute / f.wall)}"
