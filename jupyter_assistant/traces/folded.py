@@ -127,7 +127,9 @@ def read_folded(data: bytes, source: str = "<bytes>", *,
         raise TraceFormatError(source, None, "no stack lines (the file is blank)")
     factor = float(interval_us) if interval_us is not None else 1.0
     total = sum(sum(c) for _, c in groups.values())
-    if not math.isfinite(total * factor):
+    # below 2**1023, not just finite: snapping to the time grid may round the largest value
+    # up to the next power of two, which must still be a float
+    if not total * factor < 2.0**1023:
         raise TraceFormatError(source, None, "the counts add up to more than a float can hold")
     scale = grid_scale(total * factor)
     cols: dict[str, list[Any]] = {"name": [], "pid": [], "tid": [], "ts": [], "dur": []}

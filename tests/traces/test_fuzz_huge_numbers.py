@@ -16,6 +16,7 @@ import json
 import marshal
 from typing import Any
 
+import pytest
 from chrome_checks import check_table
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -254,6 +255,18 @@ def test_folded_with_huge_counts(lines: list[tuple[str, str]], interval: float |
         trace = read_folded(data, "fuzz", interval_us=interval)
     except TraceFormatError:
         return
+    check_invariants(trace)
+    _analyse(trace)
+
+
+def test_folded_count_at_the_float_maximum() -> None:
+    """Found by the test above: a count just below the float maximum passed the sum check,
+    then snapping it to the time grid rounded it up to 2**1024 (an overflow, inf)."""
+    count = str(int(1.7976931348623157e308))
+    for data in (f"a {count}", f"a;b {count}\na 5"):
+        with pytest.raises(TraceFormatError, match="more than a float can hold"):
+            read_folded(data.encode(), "fuzz")
+    trace = read_folded(f"a {int(2.0**1000)}".encode(), "fuzz")  # large but on the grid
     check_invariants(trace)
     _analyse(trace)
 
