@@ -106,3 +106,30 @@ def test_torch_profile_with_ask_and_without_torch_ops(kernel: Kernel, peer: Anth
     assert "--profiler cprofile" in plain.markdown()
     assert kernel.ok("print(total, len(py.hotspots()), len(py.diagnose()))").text() == \
         "49995000 0 0\n"
+
+
+def test_the_model_is_told_about_tensors_and_modules(kernel: Kernel, peer: AnthropicServer,
+                                                     torch: ModuleType) -> None:
+    kernel.ok("import torch\ntorch.manual_seed(0)\n"
+              "model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), "
+              "torch.nn.Linear(128, 10))\n"
+              "batch = torch.randn(4096, 64)\nlabels = torch.randint(0, 10, (4096,))\n"
+              "huge = torch.zeros(1).expand(100_000_000)\n", timeout=120)
+    peer.script(Reply.tool_uses([("inspect_variable", {"name": "batch"}),
+                                 ("inspect_variable", {"name": "model"})]),
+                Reply.text("Looked."))
+    kernel.ok("%assistant what are my tensors")
+    first, second = peer.message_requests()[-2:]
+    system = _system(first)
+    assert ("- `model` (torch.nn.modules.container.Sequential): module Sequential, "
+            "3 submodules, 9,610 parameters (float32) on cpu, training mode") in system
+    assert ("- `batch` (torch.Tensor): tensor shape (4096, 64), dtype torch.float32, "
+            "device cpu") in system
+    assert "- `labels` (torch.Tensor): tensor shape (4096,), dtype torch.int64" in system
+    assert "- `huge` (torch.Tensor): tensor shape (100000000,)" in system
+    assert len(system) < 20_000   # no tensor data in the prompt
+    results = [b for b in second["messages"][-1]["content"] if b.get("type") == "tool_result"]
+    batch, model = (json.dumps(b["content"]) for b in results)
+    assert not any(b.get("is_error") for b in results)
+    assert "262,144 elements; min" in batch and len(batch) < 500
+    assert "| 0.weight | (128, 64) | torch.float32 | cpu | True |" in model
