@@ -2,7 +2,8 @@
 
 ``redis_url`` starts a real ``redis-server`` (no persistence) on a free loopback port once
 per session. Without ``redis-server`` the Redis cases are skipped locally and FAIL under CI
-(``CI=true``), which installs it.
+(``CI=true``), which installs it. ``torch`` is PyTorch (the ``torch`` extra), or a failure
+naming the install command.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 
@@ -32,6 +34,18 @@ def _isolated_trace_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def torch() -> ModuleType:
+    """PyTorch, from the ``torch`` extra, which ``.ci/run`` installs: a test that needs it
+    FAILS (never skips) when it is missing, with the command that installs it."""
+    try:
+        import torch
+    except ImportError as exc:
+        pytest.fail(f"PyTorch is not installed ({exc}): pip install -c constraints.txt -e "
+                    "'.[test,torch]' (bash .ci/run does)", pytrace=False)
+    return torch
 
 
 def _free_port() -> int:

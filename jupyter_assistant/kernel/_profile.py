@@ -106,6 +106,21 @@ def _name_cells(trace: Any, shell: Any) -> None:
         trace.events["name"] = names.cat.rename_categories(categories)
 
 
+#: Shown under the summary of a ``--profiler torch`` profile without a single PyTorch op.
+NO_TORCH_OPS = ("*The torch profiler recorded no PyTorch operator: the cell ran no torch code "
+                "(`torch.profiler` records PyTorch ops, not Python functions). Profile Python "
+                "code with `--profiler cprofile` or `--profiler pyinstrument`.*")
+
+
+def _has_torch_ops(trace: Any) -> bool:
+    """Whether a Kineto trace holds any ``cpu_op`` (a PyTorch operator) or device work."""
+    cats = trace.events.get("cat")
+    if cats is None or not len(cats):
+        return False
+    ops = {"cpu_op", "kernel", "gpu_memcpy", "gpu_memset"}
+    return bool(cats.isin(list(ops)).any())
+
+
 def profile_cell(magics: Any, cmd: Command, cell: str) -> None:
     """The ``%%assistant profile`` magic: profile, bind the Trace as ``--as`` (default
     ``profile_trace``), show it, and with ``--ask`` ask the model about it."""
@@ -125,5 +140,9 @@ def profile_cell(magics: Any, cmd: Command, cell: str) -> None:
     magics.shell.user_ns[name] = trace
     magics.current_trace = name
     show_trace(trace, name)
+    if cmd.profiler == "torch" and not _has_torch_ops(trace):
+        from IPython.display import Markdown, display
+
+        display(Markdown(NO_TORCH_OPS))
     if cmd.ask:
         magics.ask(cmd.ask, cmd, trace=trace)

@@ -2,8 +2,10 @@
 
 Values are only read, never executed: no user code runs (``repr`` is called only on builtin
 containers and scalars, through :mod:`reprlib`, and on pandas / numpy / torch objects whose
-representation is their data). Private names (``_x``), modules, IPython's own names
-(``In``, ``Out``, ``get_ipython``...) and the names the kernel had at start are left out.
+representation is their data; a ``torch.nn.Module`` is read through torch's own
+accessors: ``parameters()``, ``named_parameters()``, ``children()``). Private names
+(``_x``), modules, IPython's own names (``In``, ``Out``, ``get_ipython``...) and the names
+the kernel had at start are left out.
 
 Sizes: every text is cut to a budget in characters (≈ 4 characters per token).
 """
@@ -42,6 +44,13 @@ def _is_series(value: Any) -> bool:
 
 def _is_tensor(value: Any) -> bool:
     return _module(value).startswith("torch") and hasattr(value, "device")
+
+
+def _is_module(value: Any) -> bool:
+    """A ``torch.nn.Module`` (the user's own subclasses too), found by its class's MRO: no
+    torch import."""
+    return any(c.__module__ == "torch.nn.modules.module" and c.__qualname__ == "Module"
+               for c in type(value).__mro__)
 
 
 def _is_array(value: Any) -> bool:
@@ -87,8 +96,9 @@ def describe(value: Any) -> str:
         if _is_trace(value):
             return repr(value)
         if _is_tensor(value):
-            return (f"tensor shape {tuple(value.shape)}, dtype {value.dtype}, "
-                    f"device {value.device}")
+            return _tensor_line(value)
+        if _is_module(value):
+            return _module_line(value)
         if _is_array(value):
             return f"array shape {tuple(value.shape)}, dtype {value.dtype}"
         if isinstance(value, _PLAIN):
@@ -104,11 +114,52 @@ def describe(value: Any) -> str:
     return ""
 
 
+def _tensor_line(value: Any) -> str:
+    """``tensor shape (…), dtype …, device …`` plus the layout when not strided (sparse),
+    ``nested`` for nested tensors (no single shape) and ``requires_grad``."""
+    if getattr(value, "is_nested", False):
+        head = f"nested tensor of {value.size(0):,} tensors ({value.dim()} dims)"
+    else:
+        head = f"tensor shape {tuple(value.shape)}"
+    text = f"{head}, dtype {value.dtype}, device {value.device}"
+    layout = str(getattr(value, "layout", "torch.strided"))
+    if layout != "torch.strided":
+        text += f", layout {layout}"
+    if getattr(value, "requires_grad", False):
+        text += ", requires_grad"
+    return text
+
+
+def _module_line(value: Any) -> str:
+    """A ``torch.nn.Module``: its direct submodules, parameter count, their dtypes and
+    devices, and train/eval mode (nothing is called but torch's own accessors)."""
+    params = list(value.parameters())
+    sizes = [_numel(p) for p in params]
+    count = sum(n for n in sizes if n is not None)
+    lazy = sum(n is None for n in sizes)
+    dtypes = ", ".join(sorted({str(p.dtype).removeprefix("torch.") for p in params}))
+    devices = ", ".join(sorted({str(p.device) for p in params}))
+    where = f" ({dtypes}) on {devices}" if params else ""
+    uninitialized = f" and {lazy} not initialized yet (lazy)" if lazy else ""
+    children = len(list(value.children()))
+    mode = "training" if getattr(value, "training", False) else "eval"
+    return (f"module {type(value).__name__}, {children} submodules, {count:,} parameters"
+            f"{uninitialized}{where}, {mode} mode")
+
+
+def _numel(param: Any) -> int | None:
+    """Elements of a parameter; ``None`` for a lazy module's uninitialised one."""
+    try:
+        return int(param.numel())
+    except Exception:
+        return None
+
+
 def _rank(item: tuple[str, Any]) -> int:
     value = item[1]
     if _is_dataframe(value) or _is_trace(value):
         return 0
-    if _is_tensor(value) or _is_array(value) or _is_series(value):
+    if _is_tensor(value) or _is_array(value) or _is_series(value) or _is_module(value):
         return 1
     return 2
 
@@ -228,6 +279,9 @@ def inspect_value(name: str, value: Any, rows: int = 5, max_chars: int = 8000) -
     elif _is_tensor(value) or _is_array(value):
         out.append(describe(value))
         out.append(_array_stats(value))
+    elif _is_module(value):
+        out.append(describe(value))
+        out.append(_module_parameters(value, max_chars // 2))
     elif isinstance(value, _PLAIN):
         out.append(describe(value))
     else:
@@ -236,13 +290,51 @@ def inspect_value(name: str, value: Any, rows: int = 5, max_chars: int = 8000) -
     return _fit("\n\n".join(p for p in out if p), max_chars)
 
 
+def _module_parameters(value: Any, max_chars: int, limit: int = 40) -> str:
+    """A markdown table of a module's parameters: name, shape, dtype, device,
+    requires_grad; at most ``limit`` rows and ``max_chars`` characters, whole rows only,
+    the rest counted."""
+    rows = ["| parameter | shape | dtype | device | requires_grad |",
+            "| --- | --- | --- | --- | --- |"]
+    used = sum(len(r) + 1 for r in rows) + 40   # room for the "more" line
+    kept = rest = 0
+    try:
+        for name, p in value.named_parameters():
+            shape = tuple(p.shape) if _numel(p) is not None else "(not initialized)"
+            row = f"| {name} | {shape} | {p.dtype} | {p.device} | {p.requires_grad} |"
+            if rest or kept >= limit or used + len(row) + 1 > max_chars:
+                rest += 1
+                continue
+            rows.append(row)
+            used += len(row) + 1
+            kept += 1
+    except Exception as exc:  # a broken module must not break the answer
+        return f"(parameters could not be listed: {type(exc).__name__})"
+    if not kept and not rest:
+        return "no parameters"
+    more = f"\n\n(… {rest:,} more parameters)" if rest else ""
+    return "\n".join(rows) + more
+
+
 def _array_stats(value: Any) -> str:
+    """Element count, min, max and mean of an array or tensor (of its magnitude when
+    complex); torch tensors are reduced in their own dtype (the mean accumulates in
+    float64), so no full float copy is made, on the CPU or on the GPU. Skipped over 50 M
+    elements."""
     try:
         size = int(getattr(value, "numel", lambda: value.size)())
         if size == 0 or size > 50_000_000:
             return f"{size:,} elements (statistics skipped)"
-        data = value.detach().float() if _is_tensor(value) else value
-        return (f"{size:,} elements; min {float(data.min()):.6g}, max {float(data.max()):.6g}, "
-                f"mean {float(data.mean()):.6g}")
+        if _is_tensor(value):
+            data = value.detach()
+            label = "|x| " if data.is_complex() else ""
+            data = data.abs() if label else data
+            float64 = sys.modules["torch"].float64
+            lo, hi, mean = data.min(), data.max(), data.mean(dtype=float64)
+        else:
+            label = ""
+            lo, hi, mean = value.min(), value.max(), value.mean()
+        return (f"{size:,} element{'s' if size != 1 else ''}; {label}min {float(lo):.6g}, "
+                f"max {float(hi):.6g}, mean {float(mean):.6g}")
     except Exception as exc:  # non-numeric dtype, or a device that cannot be read
         return f"(no statistics: {type(exc).__name__})"

@@ -78,13 +78,19 @@ _STEP = re.compile(r"^ProfilerStep#(\d{1,18})$")  # (more digits: not a step num
 
 def kineto_metadata(header: dict[str, Any], names: list[str], warn: Any) -> dict[str, Any]:
     """``rank`` (int or None), ``ranks``, ``distributed_info``, ``device_properties`` and
-    ``profiler_steps`` (sorted ``N`` of ``ProfilerStep#N``)."""
+    ``profiler_steps`` (sorted ``N`` of ``ProfilerStep#N``).
+
+    Rank 0 is assumed when there is no valid ``distributedInfo.rank`` (as HTA does); a
+    loader warning says so only when the header has a ``distributedInfo`` (a distributed
+    job's trace that lost its rank): a single-process trace (``torch.profiler`` outside
+    ``torch.distributed``) has none, and rank 0 is simply what it is."""
     info = header.get("distributedInfo")
     info = info if isinstance(info, dict) else None
     rank = info.get("rank") if info else None
     if isinstance(rank, bool) or not isinstance(rank, int):
         rank = None
-        warn("no distributedInfo.rank in the trace; rank 0 assumed (as HTA does)")
+        if info is not None:  # a distributed job's trace without its rank
+            warn("no distributedInfo.rank in the trace; rank 0 assumed (as HTA does)")
     elif not -(1 << 63) <= rank < (1 << 63):  # the rank column is int64
         warn(f"distributedInfo.rank {rank} is out of range; rank 0 assumed (as HTA does "
              "when there is none)")

@@ -7,11 +7,12 @@ Writes, next to this file:
 * ``torch_cpu_key_averages.csv`` — the profiler's own ``key_averages()`` of the same run:
   ``key, count, self_cpu_time_total, cpu_time_total`` (µs).
 
-Run with the CPU build of torch (``pip install torch==2.13.0``)::
+Run with the CPU build of torch (``pip install -c constraints.txt -e ".[test,torch]"``)::
 
     python tests/data/record_torch_trace.py
 
-torch is not a test dependency: the tests read the recorded files.
+The tests read the recorded files (the live comparison with ``key_averages()`` in
+tests/traces/test_hotspots.py profiles again, with the ``torch`` extra that CI installs).
 """
 
 from __future__ import annotations

@@ -206,3 +206,8 @@ def test_cpu_only_torch_trace_recorded_here() -> None:
     assert len(trace.events) == sum(e.get("ph") == "X" for e in raw)
     ops = trace.events[trace.events["cat"] == "cpu_op"]
     assert (ops["external_id"] >= 0).all() and (ops["stream"] == -1).all()
+    # one process outside torch.distributed: no distributedInfo, rank 0, and no warning
+    # about it (the summary's "Anomalies" would show it on every local torch profile)
+    assert b'"distributedInfo"' not in gzip.decompress(path.read_bytes())
+    assert trace.metadata["rank"] is None and trace.ranks == [0]
+    assert not trace.metadata.get("warnings")
