@@ -169,3 +169,16 @@ def test_the_compile_step_holds_the_compilation(compiled: Trace) -> None:
     assert sorted(_step_of(compiled, name == "TorchDynamo Cache Lookup")) == STEPS[1:]
     hs = compiled.hotspots(5)
     assert hs["name"].str.endswith("(dynamo_timed)").all()
+
+
+def test_the_diagnosis_sets_the_compile_step_apart(warmup: Trace, compiled: Trace) -> None:
+    """``outlier_steps`` on a real torch.compile run recorded from its first step (the rule
+    was written on other traces): step 0 is named, with the compilation as its cause and the
+    profiler schedule as the fix; a 2x warm-up step (Adam's lazy state) is below the rule's
+    3x and is not reported."""
+    d = compiled.diagnose()
+    assert d["kind"].iloc[0] == "outlier_steps" and d["severity"].iloc[0] == "high"
+    row = d.iloc[0]
+    assert "`ProfilerStep#0`" in row["evidence"] and "torch.compile" in row["evidence"]
+    assert "schedule" in row["fix"]
+    assert "outlier_steps" not in set(warmup.diagnose()["kind"])
