@@ -59,6 +59,9 @@ def sidebar(out: Path = HERE) -> int:
         run = "([c, a]) => window.jupyterapp.commands.execute(c, a)"
         page.evaluate(run, ["docmanager:open", {"path": "train.ipynb"}])
         page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+        # the notebook alone in the main area: close the Launcher the fresh workspace opened
+        page.evaluate("() => { for (const w of [...window.jupyterapp.shell.widgets('main')])"
+                      " { if (w.node.querySelector('.jp-Launcher')) { w.close(); } } }")
         page.evaluate(run, ["jupyter-assistant:open", {}])
         sidebar = page.locator("#jupyter-assistant-sidebar")
         sidebar.locator("input[type=file]").set_input_files(str(TRACE))
