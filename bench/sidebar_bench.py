@@ -35,12 +35,9 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 
-from jupyter_assistant.testing import AnthropicServer, LabServer
+from jupyter_assistant.testing import AnthropicServer, LabServer, launch_chromium
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 FIND_SIDEBAR = """() => {
     for (const w of window.jupyterapp.shell.widgets('right')) {
         if (w.id === 'jupyter-assistant-sidebar') { return w; }
@@ -162,12 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as home, AnthropicServer() as peer, \
             LabServer(Path(home), anthropic_base_url=peer.base_url, settings=settings) as lab, \
             sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(120_000)
-        page.goto(lab.lab_url("lab?reset"))
-        page.wait_for_function("() => window.jupyterapp !== undefined")
-        page.evaluate("async () => { await window.jupyterapp.restored; }")
+        browser = launch_chromium(p)
+        page = lab.open_page(browser, viewport=(1400, 900), timeout_ms=120_000,
+                             load_timeout_ms=120_000)
         page.evaluate("() => window.jupyterapp.commands.execute('jupyter-assistant:open')")
         page.get_by_role("textbox", name="Message the assistant").wait_for()
         # one warm-up turn (JIT, first markdown render), not counted

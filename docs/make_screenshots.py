@@ -19,14 +19,11 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from jupyter_assistant.testing import AnthropicServer, LabServer, Reply
+from jupyter_assistant.testing import AnthropicServer, LabServer, Reply, launch_chromium
 
 HERE = Path(__file__).resolve().parent
 TRACE = HERE.parent.parent / "shared" / "traces" / "hta" / "trace_diff" / "control" / \
     "control.json.gz"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 ANSWER = """The GPU is idle for **39%** of the step: the input pipeline and host-to-device
 copies (`cudaMemcpyAsync`, 77 ms) stall the streams.
@@ -57,15 +54,14 @@ def sidebar(out: Path = HERE) -> int:
             LabServer(Path(home), anthropic_base_url=peer.base_url) as lab, \
             sync_playwright() as p:
         (lab.root / "train.ipynb").write_text(json.dumps(NOTEBOOK))
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(lab.lab_url("lab?reset"))
-        page.wait_for_function("() => window.jupyterapp !== undefined")
-        page.evaluate("async () => { await window.jupyterapp.restored; }")
+        browser = launch_chromium(p)
+        page = lab.open_page(browser, viewport=(1440, 900), timeout_ms=60_000)
         run = "([c, a]) => window.jupyterapp.commands.execute(c, a)"
         page.evaluate(run, ["docmanager:open", {"path": "train.ipynb"}])
         page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+        # the notebook alone in the main area: close the Launcher the fresh workspace opened
+        page.evaluate("() => { for (const w of [...window.jupyterapp.shell.widgets('main')])"
+                      " { if (w.node.querySelector('.jp-Launcher')) { w.close(); } } }")
         page.evaluate(run, ["jupyter-assistant:open", {}])
         sidebar = page.locator("#jupyter-assistant-sidebar")
         sidebar.locator("input[type=file]").set_input_files(str(TRACE))

@@ -24,12 +24,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 from playwright.sync_api import sync_playwright
 
-from jupyter_assistant.testing import AnthropicServer, LabServer, Reply
+from jupyter_assistant.testing import AnthropicServer, LabServer, Reply, launch_chromium
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 CELLS = [
     "%load_ext jupyter_assistant\nimport pandas as pd\ndf = pd.DataFrame({'a': [1, 2, None]})",
     "%assistant why is my data slow?",
@@ -58,12 +55,8 @@ def main(out: Path = HERE) -> int:
                                      ("inspect_variable", {"name": "nope"})]),
                     Reply.text("Your `df` has **3 rows** and one null; nothing here is slow.",
                                chunks=6, delay=0.1))
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 1330})
-        page.set_default_timeout(60_000)
-        page.goto(lab.lab_url("lab?reset"))
-        page.wait_for_function("() => window.jupyterapp !== undefined")
-        page.evaluate("async () => { await window.jupyterapp.restored; }")
+        browser = launch_chromium(p)
+        page = lab.open_page(browser, viewport=(1100, 1330), timeout_ms=60_000)
         # the notebook alone in the main area (no file browser)
         page.evaluate(RUN, ["application:toggle-left-area", {}])
         page.evaluate(RUN, ["docmanager:open", {"path": "demo.ipynb"}])

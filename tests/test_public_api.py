@@ -5,6 +5,9 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import jupyter_assistant
 
@@ -111,3 +114,34 @@ def test_ipython_extension_entry_points() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_testing_opens_jupyterlab_in_chromium() -> None:
+    """One helper opens JupyterLab in Debian's chromium for the browser tests, the sidebar
+    bench and the docs' screenshots: ``launch_chromium`` and ``LabServer.open_page``,
+    documented, and importing them does not import Playwright."""
+    import jupyter_assistant.testing as testing
+    from jupyter_assistant.testing import LabServer, launch_chromium
+
+    assert "launch_chromium" in testing.__all__
+    params = inspect.signature(LabServer.open_page).parameters
+    assert list(params) == ["self", "browser", "viewport", "timeout_ms", "load_timeout_ms",
+                            "path", "errors"]
+    assert params["path"].default == "lab?reset"
+    assert "window.jupyterapp.restored" in (LabServer.open_page.__doc__ or "")
+    assert "FileNotFoundError" in (launch_chromium.__doc__ or "")
+    code = ("import sys; from jupyter_assistant.testing import LabServer, launch_chromium; "
+            "print('playwright' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_launch_chromium_names_a_missing_browser(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from jupyter_assistant.testing import launch_chromium
+
+    missing = tmp_path / "no-chromium"
+    with sync_playwright() as p, pytest.raises(FileNotFoundError, match=str(missing)):
+        launch_chromium(p, str(missing))

@@ -5,7 +5,8 @@ Messages API server with scripted replies (:class:`Reply`) and fault injection;
 :class:`OpenAIServer` (``jupyter_assistant.testing.openai_server``) is a local
 OpenAI-compatible chat-completions server with scripted replies (:class:`ChatReply`);
 :class:`LabServer` (``jupyter_assistant.testing.lab_server``) a real ``jupyter lab`` for
-browser tests. They are imported lazily, so ``import jupyter_assistant.testing`` costs
+browser tests, which :meth:`LabServer.open_page` opens in the Chromium of
+:func:`launch_chromium`. They are imported lazily, so ``import jupyter_assistant.testing`` costs
 nothing.
 """
 
@@ -15,15 +16,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["AnthropicServer", "ChatReply", "LabServer", "OpenAIServer", "RecordedRequest",
-           "Reply"]
+           "Reply", "launch_chromium"]
 
 _LAZY = {"AnthropicServer": ".anthropic_server", "RecordedRequest": ".anthropic_server",
          "Reply": ".anthropic_server", "ChatReply": ".openai_server",
-         "OpenAIServer": ".openai_server", "LabServer": ".lab_server"}
+         "OpenAIServer": ".openai_server", "LabServer": ".lab_server",
+         "launch_chromium": ".lab_server"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .anthropic_server import AnthropicServer, RecordedRequest, Reply
-    from .lab_server import LabServer
+    from .lab_server import LabServer, launch_chromium
     from .openai_server import ChatReply, OpenAIServer
 
 

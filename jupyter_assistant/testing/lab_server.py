@@ -7,6 +7,16 @@ leaks in), the assistant's store in ``home``, the app exposed as ``window.jupyte
 local :class:`~jupyter_assistant.testing.AnthropicServer` when given. ``with LabServer(...)
 as lab`` waits until ``GET /api/status`` answers (at most ``start_timeout`` s) and stops the
 process (SIGTERM, then SIGKILL) at exit. Its log is ``home/lab.log``.
+
+In a browser: :func:`launch_chromium` starts Debian's headless chromium through Playwright
+(no browser download), and :meth:`LabServer.open_page` opens JupyterLab in it, ready once
+the layout is restored::
+
+    with LabServer(home) as lab, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = lab.open_page(browser, viewport=(1440, 900))
+
+Playwright (the ``test`` extra) is imported only by these two.
 """
 
 from __future__ import annotations
@@ -21,9 +31,34 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LabServer"]
+if TYPE_CHECKING:  # pragma: no cover
+    from playwright.sync_api import Browser, Page, Playwright
+
+__all__ = ["LabServer", "launch_chromium"]
+
+#: Flags of the headless chromium: no sandbox (containers, root), no GPU, and none of the
+#: background traffic (sync, updates, QUIC) that a test machine cannot reach.
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync")
+
+
+def launch_chromium(playwright: Playwright, executable: str | None = None) -> Browser:
+    """Headless Chromium launched by ``playwright`` (``sync_playwright()``'s object) from
+    ``executable``: by default ``$JUPYTER_ASSISTANT_CHROMIUM``, else Debian's
+    ``/usr/bin/chromium`` (``.ci/run`` installs it), with :data:`CHROMIUM_ARGS`. Close it
+    with ``browser.close()`` (leaving the ``sync_playwright()`` block closes it too).
+
+    Raises ``FileNotFoundError`` naming the path when there is no browser there.
+    """
+    path = executable or os.environ.get("JUPYTER_ASSISTANT_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing: install Debian's chromium (.ci/run does) "
+                                "or set JUPYTER_ASSISTANT_CHROMIUM to a Chromium binary")
+    return playwright.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS),
+                                      headless=True)
 
 
 def _free_port() -> int:
@@ -69,6 +104,39 @@ class LabServer:
         """The URL of ``path`` with the token (which sets the login cookie)."""
         sep = "&" if "?" in path else "?"
         return f"{self.url}{path}{sep}token={self.token}"
+
+    def open_page(self, browser: Browser, *, viewport: tuple[int, int] = (1400, 900),
+                  timeout_ms: float = 30_000, load_timeout_ms: float = 60_000,
+                  path: str = "lab?reset", errors: list[str] | None = None) -> Page:
+        """A Playwright page of this lab in a new context of ``browser`` (its own login
+        cookie, an empty ``localStorage``), ``viewport`` (width, height) in CSS pixels, on
+        ``path`` (default ``lab?reset``: a fresh workspace), returned once JupyterLab has
+        restored its layout (``await window.jupyterapp.restored``) and settled: its main area
+        holds a widget (JupyterLab opens a Launcher into an empty one once the file browser
+        has restored, after ``restored``, and the Launcher takes the focus: keys typed before
+        that could land in the wrong place) and the focus has moved. ``timeout_ms``: the
+        page's default timeout (ms) for what the caller does next; ``load_timeout_ms``: for
+        JupyterLab to start in the page. Uncaught page errors are appended to ``errors``
+        when given (from before the first load). Close it with ``page.context.close()``.
+
+        Raises Playwright's ``TimeoutError`` when JupyterLab does not start in time.
+        """
+        width, height = viewport
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        if errors is not None:
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.set_default_timeout(timeout_ms)
+        page.goto(self.lab_url(path), timeout=load_timeout_ms)
+        page.wait_for_function("() => window.jupyterapp !== undefined",
+                               timeout=load_timeout_ms)
+        page.evaluate("async () => { await window.jupyterapp.restored; }")
+        page.wait_for_function("() => !window.jupyterapp.shell.isEmpty('main')",
+                               timeout=load_timeout_ms)
+        # Lumino delivers the activation (and the focus) in a later animation frame
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
+                      "requestAnimationFrame(r)))")
+        return page
 
     def start(self) -> LabServer:
         for sub in ("root", "config/labconfig", "data", "runtime", "workspaces"):

@@ -4,6 +4,7 @@
  * fast: its texts show as plain text first and become markdown when they scroll into view.
  */
 import { Widget } from '@lumino/widgets';
+import { codeStreaming } from './codeBlocks';
 import { MarkdownRenderer, Throttle } from './markdown';
 import { AssistantItem, ChatItem, TurnPart } from './state';
 import { CellEditHost, renderToolCard } from './toolCard';
@@ -19,6 +20,10 @@ const CHUNK_ITEMS = 50;
 interface PartView {
   part: TurnPart;
   el: HTMLElement;
+  /** The turn of the part (none for a trace summary). */
+  turn?: AssistantItem;
+  /** The last render showed a code block still streaming (its buttons disabled). */
+  codeStreaming?: boolean;
   throttle?: Throttle;
   rendered?: boolean;
   /** What the element shows: the text, or the tool card's state. */
@@ -206,7 +211,7 @@ export class ChatView extends Widget {
       let pv = view.parts[i];
       if (!pv) {
         const el = document.createElement('div');
-        pv = { part, el };
+        pv = { part, el, turn };
         view.parts.push(pv);
         view.partsEl!.append(el);
         if (part.kind === 'text') {
@@ -215,6 +220,7 @@ export class ChatView extends Widget {
           return;
         }
       }
+      pv.turn = turn;
       if (part.kind === 'tool') {
         const t = part.tool;
         const shown = [t.state, t.durationMs, t.progress, t.decision, t.content.length].join('|');
@@ -224,6 +230,9 @@ export class ChatView extends Widget {
         }
       } else if (!lazy && pv.shown !== part.text) {
         this._updateText(pv, turn);
+      } else if (pv.codeStreaming && !codeStreaming(turn, part)) {
+        // the turn ended or a tool call followed: the last code block is complete now
+        this._schedule(pv, false);
       }
     });
   }
@@ -252,7 +261,9 @@ export class ChatView extends Widget {
     if (!pv.throttle) {
       pv.throttle = new Throttle(async () => {
         const text = pv.part.kind === 'text' ? pv.part.text : '';
-        await this._markdown.render(pv.el, text);
+        // noted before the render: a turn that ends while it runs schedules one more
+        const streaming = (pv.codeStreaming = codeStreaming(pv.turn, pv.part));
+        await this._markdown.render(pv.el, text, streaming);
         pv.el.classList.remove('jp-mod-plain');
         pv.rendered = true;
         if (this._atEnd()) {

@@ -98,6 +98,10 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
     const open = () => {
       shell.activateById(SIDEBAR_ID);
       sidebar.input.focus();
+      // run from the command palette, a command ends with the palette activating the main
+      // area's current widget (a notebook, the Launcher), which takes the focus in Lumino's
+      // next message-loop frame: take it back in the frame after
+      requestAnimationFrame(() => sidebar.input.focus());
     };
     commands.addCommand(CommandIDs.open, {
       label: 'Open the Assistant',

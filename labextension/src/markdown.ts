@@ -1,12 +1,14 @@
 /**
  * Markdown of the assistant's answers, rendered with JupyterLab's own markdown pipeline
  * (its parser, sanitizer and code highlighting: `renderMarkdown` of @jupyterlab/rendermime),
- * untrusted, with a "Copy" and an "Insert into notebook" button on each code block.
+ * untrusted, with a "Copy" and an "Insert into notebook" button on each code block (see
+ * {@link ./codeBlocks}).
  */
 import { IRenderMimeRegistry, renderMarkdown } from '@jupyterlab/rendermime';
+import { decorateCode, InsertCode } from './codeBlocks';
 
-/** What a code block's "Insert into notebook" does with the code. */
-export type InsertCode = (code: string) => void;
+export { button } from './button';
+export type { InsertCode } from './codeBlocks';
 
 /** Renders markdown into elements; coalesces the renders of a streaming text. */
 export class MarkdownRenderer {
@@ -15,8 +17,12 @@ export class MarkdownRenderer {
     private readonly _insert: InsertCode
   ) {}
 
-  /** Render `source` into `host` (replacing its content once the render is ready). */
-  async render(host: HTMLElement, source: string): Promise<void> {
+  /**
+   * Render `source` into `host` (replacing its content once the render is ready). With
+   * `codeStreaming`, the last code block's buttons are disabled (its closing fence has not
+   * arrived yet).
+   */
+  async render(host: HTMLElement, source: string, codeStreaming = false): Promise<void> {
     const rm = this._rendermime;
     if (!rm) {
       host.textContent = source;
@@ -35,36 +41,8 @@ export class MarkdownRenderer {
       shouldTypeset: false,
       translator: undefined
     });
-    this.decorateCode(target);
+    decorateCode(target, this._insert, codeStreaming);
     host.replaceChildren(...Array.from(target.childNodes));
-  }
-
-  /** Add the code-block buttons to every `<pre>` under `root`. */
-  decorateCode(root: HTMLElement): void {
-    for (const pre of Array.from(root.querySelectorAll('pre'))) {
-      if (pre.parentElement?.classList.contains('jp-AssistantCode')) {
-        continue;
-      }
-      const wrap = document.createElement('div');
-      wrap.className = 'jp-AssistantCode';
-      pre.replaceWith(wrap);
-      const bar = document.createElement('div');
-      bar.className = 'jp-AssistantCode-bar';
-      const code = () => pre.textContent ?? '';
-      bar.append(
-        button('Copy', 'Copy the code', async b => {
-          await navigator.clipboard.writeText(code()).then(
-            () => (b.textContent = 'Copied'),
-            () => (b.textContent = 'Copy failed')
-          );
-          setTimeout(() => (b.textContent = 'Copy'), 1500);
-        }),
-        button('Insert into notebook', 'Insert the code as a new cell below the active cell', () =>
-          this._insert(code())
-        )
-      );
-      wrap.append(bar, pre);
-    }
   }
 }
 
@@ -110,20 +88,4 @@ export class Throttle {
       }
     }
   }
-}
-
-/** A small JupyterLab-styled button. */
-export function button(
-  label: string,
-  title: string,
-  onClick: (b: HTMLButtonElement) => void | Promise<void>,
-  className = ''
-): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = `jp-AssistantButton ${className}`.trim();
-  b.textContent = label;
-  b.title = title;
-  b.addEventListener('click', () => void onClick(b));
-  return b;
 }

@@ -2,7 +2,8 @@
 with the Verdict once ``Trace.diagnose`` lands),
 ask about it from the file browser; ask about the active cell (source, outputs, error and id
 reach the model); a proposed cell edit shows as a diff, Accept changes the open notebook's
-cell (and the notebook's undo reverts it), Reject leaves it.
+cell (and the notebook's undo reverts it), Reject leaves it. A code block's "Insert into
+notebook" inserts it below the active cell, and waits (disabled) while the block streams.
 
 ``%assistant QUESTION?`` in a notebook runs in the lab's real kernel against the local peer,
 and its chat widget renders in JupyterLab (a tool card, the streamed answer, the footer).
@@ -165,6 +166,67 @@ def test_insert_into_notebook_adds_the_code_below_the_active_cell(
     page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for()
     assert _cell_text(page, 0) == "a = 1"
     assert _cell_text(page, 1) == "b = a + 1"
+
+
+STREAMED = "Try:\n\n```python\nb = a + 1\nc = b * 2\n```\n\nThen run it."
+# the peer streams one word per delta; SSE events before the first delta: message_start,
+# ping, content_block_start. 3 + 5 deltas end inside the block ("...b = a + 1\nc"), 3 + 9
+# deltas end after the closing fence's line ("...2\n```\n\nThen").
+MID_BLOCK, AFTER_BLOCK = 3 + 5, 3 + 9
+
+
+def test_insert_waits_for_the_end_of_a_streaming_code_block(
+        page: Any, lab: LabServer, peer: AnthropicServer) -> None:
+    write_notebook(lab.root, "streaming.ipynb", [("cell-s", "a = 1")])
+    _open_notebook(page, "streaming.ipynb")
+    open_sidebar(page)
+    stop = page.get_by_role("button", name="Stop")
+    # the answer stalls for 5 s inside the code block, then streams on and completes
+    peer.script(Reply.text(STREAMED, stall_after=MID_BLOCK, stall_seconds=5))
+    send(page, "next step?")
+    code = last_turn(page).locator(".jp-AssistantCode")
+    insert = code.get_by_role("button", name="Insert into notebook")
+    copy = code.get_by_role("button", name="Copy")
+    expect(code.locator("pre")).to_contain_text("b = a + 1")
+    # mid-stream: half of the block is on screen, and neither button takes it
+    expect(insert).to_be_disabled()
+    expect(copy).to_be_disabled()
+    assert stop.is_visible()
+    assert code.locator("pre").inner_text().strip() == "b = a + 1\nc"
+    assert insert.get_attribute("title") == "The code block is still streaming: wait for its end"
+    # the closing fence arrives after the stall: both are enabled, and Insert takes all of it
+    expect(insert).to_be_enabled(timeout=30_000)
+    expect(copy).to_be_enabled()
+    assert code.locator("pre").inner_text().strip() == "b = a + 1\nc = b * 2"
+    insert.click()
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).wait_for()
+    assert _cell_text(page, 1) == "b = a + 1\nc = b * 2"
+    stop.wait_for(state="hidden")
+
+    # a block whose closing fence has come is enabled while the rest of the answer streams
+    peer.script(Reply.text(STREAMED, stall_after=AFTER_BLOCK, stall_seconds=60))
+    send(page, "and then?")
+    turn = last_turn(page)
+    turn.locator(".jp-AssistantMarkdown", has_text="Then").wait_for()
+    code = turn.locator(".jp-AssistantCode")
+    expect(code.get_by_role("button", name="Insert into notebook")).to_be_enabled()
+    expect(code.get_by_role("button", name="Copy")).to_be_enabled()
+    assert stop.is_visible() and "run it" not in turn.inner_text()
+    stop.click()
+    turn.locator(".jp-AssistantItem-cancelled").wait_for()
+
+    # an answer that ends inside its block: disabled while the turn lasts, enabled at its end
+    # (the stall is after all its 3 deltas and content_block_stop, before message_delta)
+    peer.script(Reply.text("Unclosed:\n\n```python\nd = 4", stall_after=3 + 3 + 1,
+                           stall_seconds=3))
+    send(page, "last one?")
+    turn = last_turn(page)
+    expect(turn.locator(".jp-AssistantCode pre")).to_have_text("d = 4")
+    insert = turn.get_by_role("button", name="Insert into notebook")
+    expect(insert).to_be_disabled()
+    assert stop.is_visible()
+    stop.wait_for(state="hidden", timeout=30_000)
+    expect(insert).to_be_enabled()
 
 
 def test_assistant_magic_in_a_notebook(page: Any, lab: LabServer, peer: AnthropicServer) -> None:
