@@ -100,6 +100,28 @@ def chat_first_text(base_url: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def chat_exit(base_url: str) -> float:
+    """Seconds from the last byte of ``jupyter-assistant chat``'s answer on stdout (its
+    final newline; nothing more is printed) to the end of the process (``waitpid``). Run as
+    ``python -m jupyter_assistant``, the console script's code path, so that ``--source``
+    measures older commits too."""
+    question = "Why is step 3 slow?"
+    expected = f"You said: {question}\n".encode()
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_assistant", "chat", question,
+                             "--model", f"anthropic:{MODEL}"], env=_env(base_url),
+                            cwd=tempfile.gettempdir(), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, bufsize=0)
+    assert proc.stdout is not None
+    out = b""
+    while not out.endswith(b"\n") and (chunk := os.read(proc.stdout.fileno(), 4096)):
+        out += chunk
+    t0 = time.perf_counter()
+    proc.wait(timeout=60)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 0 and out == expected, (proc.returncode, out[:200])
+    return elapsed
+
+
 def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
     """(b): seconds from the first line of the script to (``jupyter_assistant`` imported,
     ``Assistant`` made), from ``run()`` to ``message_complete``, and from the first line to
@@ -128,6 +150,7 @@ def main() -> None:
 
     chat: list[tuple[float, float]] = []
     tools: list[tuple[float, float, float, float]] = []
+    exits: list[float] = []  # answer printed -> process exit
     load_before = os.getloadavg()[0]
     with AnthropicServer() as server:
         chat_first_text(server.base_url)  # untimed: the first run writes .pyc files
@@ -135,6 +158,7 @@ def main() -> None:
         for _ in range(args.runs):
             chat.append(chat_first_text(server.base_url))
             tools.append(five_tools_first_turn(server.base_url))
+            exits.append(chat_exit(server.base_url))
     import anthropic
     import pandas
 
@@ -148,6 +172,7 @@ def main() -> None:
         "chat_first_text": [{"wall_s": w, "cpu_s": c} for w, c in chat],
         "five_tools": [{"imported_s": i, "assistant_made_s": m, "turn_s": t,
                         "process_to_turn_end_s": e} for i, m, t, e in tools],
+        "chat_answer_to_exit_s": exits,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
@@ -161,6 +186,8 @@ def main() -> None:
           + ", ".join(f"{x:.2f}" for x in walls) + " |")
     print(f"| (a) the same: CPU time (user + system) the process used by its first text | - | "
           f"{med(cpus):.2f} s | " + ", ".join(f"{x:.2f}" for x in cpus) + " |")
+    print(f"| `chat`: answer printed -> process exit | - | {med(exits):.3f} s | "
+          + ", ".join(f"{x:.3f}" for x in exits) + " |")
     turns = [t for _, _, t, _ in tools]
     print(f"| (b) five parallel 1 s tools: first turn in a fresh process (`run()` -> "
           f"`message_complete`) | <= 1.3 s | {med(turns):.2f} s | "
