@@ -105,17 +105,18 @@ async def _chat(args: argparse.Namespace, question: str) -> int:
     from .orchestrator import Assistant
     from .tools.web_search import web_search_backend_from_env, web_search_tool
 
+    # a bad --base fails before the Assistant waits for the SDK (imported meanwhile)
+    traces: dict[str, Any] = {}
+    if args.base:
+        from .traces import load_trace
+
+        traces["base"] = await anyio.to_thread.run_sync(load_trace, args.base)
     backend = web_search_backend_from_env()
     interactive = sys.stdin.isatty() and not args.json and args.question != "-"
     assistant = Assistant(model=args.model, root=args.root, auto_approve=bool(args.yes),
                           turn_deadline=args.deadline,
                           tools=[web_search_tool(backend)] if backend else None,
                           approve=_approve_on_tty if interactive and not args.yes else None)
-    traces: dict[str, Any] = {}
-    if args.base:
-        from .traces import load_trace
-
-        traces["base"] = await anyio.to_thread.run_sync(load_trace, args.base)
     session_id = uuid.uuid4().hex
     status = 1
     out = sys.stdout
