@@ -26,7 +26,7 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import NoReturn, TextIO
 
 from . import __version__
 from .exceptions import AssistantError, TraceFormatError
@@ -45,7 +45,7 @@ _COMMANDS: list[tuple[str, str]] = [
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line naming the problem (argparse prints the usage first)."""
 
-    def error(self, message: str) -> Any:
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -137,8 +137,8 @@ def console_main() -> int:
     Why the freeze: when the process exits, CPython's finalisation runs full garbage
     collections over every object the collector tracks. After a ``chat`` turn these are
     some 160,000, almost all made by ``import anthropic`` (its ~1,500 pydantic models,
-    their schemas and validators), and the collections plus the teardown took about 0.5 s
-    of CPU after the answer was printed (``bench/cold_start.py``, "answer printed ->
+    their schemas and validators), and the collections plus the teardown took 0.6-1 s
+    after the answer was printed (``bench/cold_start.py``, "answer printed ->
     process exit"). Frozen objects are left out of those collections; the OS reclaims the
     memory. The rest of exit is unchanged: non-daemon threads are joined, ``atexit``
     handlers run (logging flushes its handlers), stdout and stderr are flushed, objects
