@@ -100,6 +100,20 @@ def chat_first_text(base_url: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
+    """(b): seconds from the first line of the script to (``jupyter_assistant`` imported,
+    ``Assistant`` made), from ``run()`` to ``message_complete``, and from the first line to
+    the end of the turn, measured inside a fresh interpreter (its own start-up, about
+    20 ms, is not counted)."""
+    # (not run from the repository root: `-c` puts the working directory first on sys.path)
+    out = subprocess.run([sys.executable, "-c", _WORKER], env=_env(base_url),
+                         capture_output=True, text=True, timeout=120,
+                         cwd=tempfile.gettempdir())
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported, made, turn, total = (float(x) for x in out.stdout.split())
+    return imported, made, turn, total
+
+
 def chat_exit(base_url: str) -> float:
     """Seconds from the last byte of ``jupyter-assistant chat``'s answer on stdout (its
     final newline; nothing more is printed) to the end of the process (``waitpid``). Run as
@@ -122,20 +136,6 @@ def chat_exit(base_url: str) -> float:
     return elapsed
 
 
-def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
-    """(b): seconds from the first line of the script to (``jupyter_assistant`` imported,
-    ``Assistant`` made), from ``run()`` to ``message_complete``, and from the first line to
-    the end of the turn, measured inside a fresh interpreter (its own start-up, about
-    20 ms, is not counted)."""
-    # (not run from the repository root: `-c` puts the working directory first on sys.path)
-    out = subprocess.run([sys.executable, "-c", _WORKER], env=_env(base_url),
-                         capture_output=True, text=True, timeout=120,
-                         cwd=tempfile.gettempdir())
-    assert out.returncode == 0, out.stderr[-2000:]
-    imported, made, turn, total = (float(x) for x in out.stdout.split())
-    return imported, made, turn, total
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
@@ -148,17 +148,17 @@ def main() -> None:
 
     from jupyter_assistant.testing import AnthropicServer  # the peer: always this checkout's
 
+    exits: list[float] = []  # answer printed -> process exit
     chat: list[tuple[float, float]] = []
     tools: list[tuple[float, float, float, float]] = []
-    exits: list[float] = []  # answer printed -> process exit
     load_before = os.getloadavg()[0]
     with AnthropicServer() as server:
         chat_first_text(server.base_url)  # untimed: the first run writes .pyc files
         five_tools_first_turn(server.base_url)
         for _ in range(args.runs):
+            exits.append(chat_exit(server.base_url))
             chat.append(chat_first_text(server.base_url))
             tools.append(five_tools_first_turn(server.base_url))
-            exits.append(chat_exit(server.base_url))
     import anthropic
     import pandas
 
@@ -186,8 +186,6 @@ def main() -> None:
           + ", ".join(f"{x:.2f}" for x in walls) + " |")
     print(f"| (a) the same: CPU time (user + system) the process used by its first text | - | "
           f"{med(cpus):.2f} s | " + ", ".join(f"{x:.2f}" for x in cpus) + " |")
-    print(f"| `chat`: answer printed -> process exit | - | {med(exits):.3f} s | "
-          + ", ".join(f"{x:.3f}" for x in exits) + " |")
     turns = [t for _, _, t, _ in tools]
     print(f"| (b) five parallel 1 s tools: first turn in a fresh process (`run()` -> "
           f"`message_complete`) | <= 1.3 s | {med(turns):.2f} s | "
@@ -198,6 +196,8 @@ def main() -> None:
         xs = [t[k] for t in tools]
         print(f"| (b) the same process: {label} | - | {med(xs):.2f} s | "
               + ", ".join(f"{x:.2f}" for x in xs) + " |")
+    print(f"| `chat`: answer printed -> process exit | - | {med(exits):.3f} s | "
+          + ", ".join(f"{x:.3f}" for x in exits) + " |")
 
 
 if __name__ == "__main__":
