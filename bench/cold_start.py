@@ -152,6 +152,28 @@ def five_tools_first_turn(base_url: str) -> tuple[float, float, float, float]:
     return imported, made, turn, total
 
 
+def chat_exit(base_url: str) -> float:
+    """Seconds from the last byte of ``jupyter-assistant chat``'s answer on stdout (its
+    final newline; nothing more is printed) to the end of the process (``waitpid``). Run as
+    ``python -m jupyter_assistant``, the console script's code path, so that ``--source``
+    measures older commits too."""
+    question = "Why is step 3 slow?"
+    expected = f"You said: {question}\n".encode()
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_assistant", "chat", question,
+                             "--model", f"anthropic:{MODEL}"], env=_env(base_url),
+                            cwd=tempfile.gettempdir(), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, bufsize=0)
+    assert proc.stdout is not None
+    out = b""
+    while not out.endswith(b"\n") and (chunk := os.read(proc.stdout.fileno(), 4096)):
+        out += chunk
+    t0 = time.perf_counter()
+    proc.wait(timeout=60)
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 0 and out == expected, (proc.returncode, out[:200])
+    return elapsed
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
@@ -164,6 +186,7 @@ def main() -> None:
 
     from jupyter_assistant.testing import AnthropicServer  # the peer: always this checkout's
 
+    exits: list[float] = []  # answer printed -> process exit
     chat: list[tuple[float, float]] = []
     tools: list[tuple[float, float, float, float]] = []
     floor: list[tuple[float, float]] = []
@@ -174,6 +197,7 @@ def main() -> None:
         five_tools_first_turn(server.base_url)
         python_first_byte(server.base_url, _SDK_STREAM)
         for _ in range(args.runs):
+            exits.append(chat_exit(server.base_url))
             chat.append(chat_first_text(server.base_url))
             tools.append(five_tools_first_turn(server.base_url))
             floor.append(python_first_byte(server.base_url, _SDK_STREAM))
@@ -193,6 +217,7 @@ def main() -> None:
         "sdk_import": [{"wall_s": w, "cpu_s": c} for w, c in sdk_import],
         "five_tools": [{"imported_s": i, "assistant_made_s": m, "turn_s": t,
                         "process_to_turn_end_s": e} for i, m, t, e in tools],
+        "chat_answer_to_exit_s": exits,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
@@ -227,6 +252,8 @@ def main() -> None:
         xs = [t[k] for t in tools]
         print(f"| (b) the same process: {label} | - | {med(xs):.2f} s | "
               + ", ".join(f"{x:.2f}" for x in xs) + " |")
+    print(f"| `chat`: answer printed -> process exit | - | {med(exits):.3f} s | "
+          + ", ".join(f"{x:.3f}" for x in exits) + " |")
 
 
 if __name__ == "__main__":

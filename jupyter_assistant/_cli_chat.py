@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import signal
 import sys
 import uuid
@@ -25,6 +27,31 @@ from contextlib import aclosing
 from typing import Any
 
 __all__ = ["add_parser", "run"]
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
+def _model_spec(text: str) -> str:
+    if not text.strip():  # else an empty --model would quietly mean the default
+        raise argparse.ArgumentTypeError(
+            "is empty; use anthropic:<model id>, openai:<model id> or offline")
+    return text
+
+
+def _directory(text: str) -> str:
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a directory" if os.path.exists(text) else
+            f"no such directory: {text!r}")
+    return text
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -38,14 +65,14 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     p.add_argument("--trace", metavar="PATH", help="trace the question is about (trace id "
                    "'current')")
     p.add_argument("--base", metavar="PATH", help="a second trace, id 'base', to compare with")
-    p.add_argument("--model", metavar="M", default=None,
+    p.add_argument("--model", metavar="M", default=None, type=_model_spec,
                    help="model spec: anthropic:<id>, openai:<id> (OPENAI_BASE_URL), offline "
                         "(default: Anthropic when ANTHROPIC_API_KEY is set, else offline)")
     p.add_argument("--json", action="store_true", help="print every event as one JSON line")
-    p.add_argument("--root", metavar="DIR", default=None,
+    p.add_argument("--root", metavar="DIR", default=None, type=_directory,
                    help="directory file tools are confined to (default: the current one)")
     p.add_argument("--yes", action="store_true", help="apply file edits without asking")
-    p.add_argument("--deadline", type=float, default=None, metavar="S",
+    p.add_argument("--deadline", type=_seconds, default=None, metavar="S",
                    help="seconds the whole turn may take (default 90)")
     return p
 
@@ -78,17 +105,18 @@ async def _chat(args: argparse.Namespace, question: str) -> int:
     from .orchestrator import Assistant
     from .tools.web_search import web_search_backend_from_env, web_search_tool
 
+    # a bad --base fails before the Assistant waits for the SDK (imported meanwhile)
+    traces: dict[str, Any] = {}
+    if args.base:
+        from .traces import load_trace
+
+        traces["base"] = await anyio.to_thread.run_sync(load_trace, args.base)
     backend = web_search_backend_from_env()
     interactive = sys.stdin.isatty() and not args.json and args.question != "-"
     assistant = Assistant(model=args.model, root=args.root, auto_approve=bool(args.yes),
                           turn_deadline=args.deadline,
                           tools=[web_search_tool(backend)] if backend else None,
                           approve=_approve_on_tty if interactive and not args.yes else None)
-    traces: dict[str, Any] = {}
-    if args.base:
-        from .traces import load_trace
-
-        traces["base"] = await anyio.to_thread.run_sync(load_trace, args.base)
     session_id = uuid.uuid4().hex
     status = 1
     out = sys.stdout
@@ -124,12 +152,15 @@ async def _chat(args: argparse.Namespace, question: str) -> int:
                             print(note, file=sys.stderr, flush=True)
                     if event.type == "message_complete":
                         status = 0
-                    elif event.type == "error" and not args.json:
-                        print(f"\njupyter-assistant: {event.data.get('code')}: "
-                              f"{event.data.get('message')}", file=sys.stderr, flush=True)
-                    elif event.type == "cancelled" and not args.json:
-                        print(f"\njupyter-assistant: cancelled "
-                              f"({event.data.get('reason', 'user')})", file=sys.stderr, flush=True)
+                    elif event.type in ("error", "cancelled") and not args.json:
+                        if not ended_with_newline:  # end the streamed text's line first
+                            out.write("\n")
+                            out.flush()
+                            ended_with_newline = True
+                        line = (f"{event.data.get('code')}: {event.data.get('message')}"
+                                if event.type == "error" else
+                                f"cancelled ({event.data.get('reason', 'user')})")
+                        print(f"jupyter-assistant: {line}", file=sys.stderr, flush=True)
             if not args.json and not ended_with_newline:
                 out.write("\n")
                 out.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,87 @@ def test_diagnose_markdown_and_json() -> None:
     assert "profiler steps" in doc["headline"]
     bad = _run("diagnose", str(HERE / "data" / "no-such-trace.json"))
     assert bad.returncode != 0
+
+
+_CHAT_ENV = {k: v for k, v in os.environ.items()
+             if not k.startswith(("ANTHROPIC_", "OPENAI_", "BRAVE_"))}
+
+
+@pytest.mark.parametrize(("args", "status", "says"), [
+    # trace commands: missing, malformed, not a trace, empty, a device, no PATH, bad options
+    (("summarize", "{missing}"), 2, "cannot read trace: {missing}: no such file"),
+    (("hotspots", "{missing}"), 2, "cannot read trace: {missing}: no such file"),
+    (("diagnose", "{missing}"), 2, "cannot read trace: {missing}: no such file"),
+    (("summarize", "{malformed}"), 2, "{malformed} at line 2 column 1 (byte 50): truncated JSON"),
+    (("hotspots", "{malformed}"), 2, "{malformed} at line 2 column 1 (byte 50): truncated JSON"),
+    (("diagnose", "{malformed}"), 2, "{malformed} at line 2 column 1 (byte 50): truncated JSON"),
+    (("diagnose", "{text}"), 2, "{text} at byte 0: unrecognised trace format"),
+    (("summarize", "{empty}"), 2, "{empty} at byte 0: the file is empty"),
+    (("summarize", "/dev/null"), 2, "/dev/null: not a regular file"),
+    (("diagnose",), 2, "jupyter-assistant diagnose: error: the following arguments are "
+                       "required: PATH"),
+    (("hotspots", "{malformed}", "-n", "abc"), 2, "argument -n: 'abc' is not a whole number"),
+    (("summarize", "{malformed}", "--format", "nope"), 2, "unknown format 'nope'"),
+    (("nope",), 2, "argument COMMAND: invalid choice: 'nope'"),
+    ((), 2, "the following arguments are required: COMMAND"),
+    # chat: a trace that is missing or malformed, a bad model, an empty or too long message
+    (("chat", "why?", "--trace", "{missing}"), 1,
+     "trace_not_found: trace '{missing}' is neither a known trace id nor an existing file"),
+    (("chat", "why?", "--trace", "{malformed}"), 1, "trace_format: {malformed} at line 2"),
+    (("chat", "why?", "--base", "{malformed}"), 2, "cannot read trace: {malformed} at line 2"),
+    (("chat", "why?", "--model", "gemini:pro"), 1,
+     "config: unknown model provider 'gemini' in 'gemini:pro'"),
+    (("chat", "why?", "--model", ""), 2, "argument --model: is empty"),
+    (("chat", "why?", "--model", "openai:"), 1, "config: model spec 'openai:' needs a model id"),
+    (("chat", ""), 1, "empty_message: the message is empty"),
+    (("chat", "  \n "), 1, "empty_message: the message is empty"),
+    (("chat", "{long}"), 1, "message_too_long: the message is 10,001 characters long"),
+    (("chat", "why?", "--deadline", "0"), 2, "argument --deadline: must be more than 0 seconds"),
+    (("chat", "why?", "--deadline", "soon"), 2, "'soon' is not a number of seconds"),
+    (("chat", "why?", "--root", "{missing}"), 2, "argument --root: no such directory"),
+    (("chat",), 2, "the following arguments are required: question"),
+])
+def test_bad_input_is_one_line_naming_the_problem(
+        tmp_path: Path, args: tuple[str, ...], status: int, says: str) -> None:
+    """Each command on bad input, in a fresh process: a non-zero status, nothing on stdout,
+    and exactly one line on stderr that names the problem (no traceback, no usage block,
+    no log record repeating it)."""
+    files = {"missing": tmp_path / "missing.json", "malformed": tmp_path / "broken.json",
+             "text": tmp_path / "notes.txt", "empty": tmp_path / "empty.json"}
+    files["malformed"].write_text('{"traceEvents": [{"ph": "X", "name": "a", "ts": 1\n')
+    files["text"].write_text("hello\n")
+    files["empty"].write_text("")
+    fill = {**{k: str(v) for k, v in files.items()}, "long": "x" * 10_001}
+    proc = subprocess.run([sys.executable, "-m", "jupyter_assistant",
+                           *(a.format(**fill) for a in args)], capture_output=True, text=True,
+                          timeout=120, env=_CHAT_ENV, stdin=subprocess.DEVNULL)
+    assert proc.returncode == status, proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("jupyter-assistant") and says.format(**fill) in lines[0]
+
+
+@pytest.mark.parametrize(("args", "names"), [
+    ((), ("summarize", "hotspots", "diagnose", "chat", "Exit status")),
+    (("summarize",), ("--max-tokens", "--format", "--json", "--verbose", "PATH")),
+    (("hotspots",), ("-n N", "--by", "--kind", "--json")),
+    (("diagnose",), ("input_bound", "--json", "PATH")),
+    (("chat",), ("--trace", "--base", "--model", "--deadline", "--root", "Exit status")),
+])
+def test_help_of_every_command(args: tuple[str, ...], names: tuple[str, ...]) -> None:
+    proc = _run(*args, "--help")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith(" ".join(("usage: jupyter-assistant", *args)))
+    assert all(n in proc.stdout for n in names), proc.stdout
+
+
+def test_verbose_shows_the_log_records_with_their_level(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "jupyter_assistant", "chat", "why?",
+                           "--trace", str(tmp_path / "missing.json"), "-v"],
+                          capture_output=True, text=True, timeout=120, env=_CHAT_ENV,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert "WARNING jupyter_assistant.orchestrator" in lines[0] and "failed" in lines[0]
+    assert lines[-1].startswith("jupyter-assistant: trace_not_found:")

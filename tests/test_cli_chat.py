@@ -142,3 +142,51 @@ def test_openai_without_a_base_url_fails_at_once_naming_the_setting() -> None:
     assert "jupyter-assistant: config: 'openai:llama3.1' needs the base URL" in p.stderr
     assert "OPENAI_BASE_URL" in p.stderr and "c.AssistantConfig.openai_base_url" in p.stderr
     assert "attempts" not in p.stderr  # no retries of a connection that cannot work
+
+
+#: Runs ``python -m jupyter_assistant ARGS`` (through ``__main__``, like the console script)
+#: and, from an ``atexit`` handler registered first (so it runs last, just before CPython's
+#: finalisation), reports what that finalisation will walk: the objects the garbage
+#: collector still tracks, and the threads still alive.
+_EXIT_PROBE = r"""
+import atexit, gc, json, sys, threading
+
+def report():
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    print("[probe] " + json.dumps({"tracked": len(gc.get_objects()),
+                                   "frozen": gc.get_freeze_count(), "threads": others}),
+          file=sys.stderr)
+
+atexit.register(report)
+import runpy
+sys.argv = ["jupyter-assistant", *sys.argv[1:]]
+runpy.run_module("jupyter_assistant", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_after_the_answer_exit_has_nothing_left_to_collect_or_join(
+        anthropic: AnthropicServer) -> None:
+    """The answer is printed, then the process exits at once: no thread is left running
+    (a non-daemon one would be joined, a daemon one would still be importing), and the
+    ~200,000 objects of the SDK, the trace engine and the turn are frozen, so CPython's exit
+    does not spend ~0.5 s in full garbage collections over them (measured in
+    ``bench/cold_start.py``: "answer printed -> process exit")."""
+    env = _env(ANTHROPIC_BASE_URL=anthropic.base_url, ANTHROPIC_API_KEY="sk-ant-test-dummy")
+    p = subprocess.run([sys.executable, "-c", _EXIT_PROBE, "chat",
+                        "check [[tool_then_text tool=trace_summary]]", "--trace", str(BASE),
+                        "--base", str(TEST), "--model", "anthropic:claude-sonnet-5-5"],
+                       capture_output=True, text=True, timeout=60, env=env,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("Tool results received")  # the SDK and pandas were imported
+    probe = json.loads(p.stderr.rpartition("[probe] ")[2])
+    assert probe["threads"] == []
+    assert probe["frozen"] > 100_000  # what the exit would otherwise collect
+    assert probe["tracked"] < 1_000, probe
+
+
+def test_the_console_script_is_console_main() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="jupyter-assistant")
+    assert script.value == "jupyter_assistant.cli:console_main"

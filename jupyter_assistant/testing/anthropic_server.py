@@ -15,7 +15,9 @@ checked like the real API does: credentials (``x-api-key`` or ``Authorization: B
 ``anthropic-version``, ``model``, ``max_tokens``, non-empty text blocks, the first message
 from the user, and every ``tool_use`` answered by a ``tool_result`` in the next message
 (results first). Every request is recorded (:attr:`AnthropicServer.requests`) with secret
-headers redacted; the key itself is never logged.
+headers redacted; the key itself is never logged. A client that hangs up mid-response (a
+cancelled turn) ends that response quietly (``DEBUG`` on the ``jupyter_assistant.testing``
+logger); any other error while handling a request is logged at ``ERROR`` with its traceback.
 
 Use it in-process::
 
@@ -56,10 +58,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._http import PeerHTTPServer, log
 from ._protocol import sse, stream_events, usage_of, validate_body
 from ._replies import ERROR_STATUS, Reply, directive_reply, find_directive, new_id
 
@@ -105,14 +108,13 @@ class AnthropicServer:
         self._directive_counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: PeerHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> AnthropicServer:
         """Bind and serve in a background thread; returns ``self``."""
-        httpd = ThreadingHTTPServer((self.host, self._port), _Handler)
-        httpd.daemon_threads = True
+        httpd = PeerHTTPServer((self.host, self._port), _Handler)
         httpd.peer = self  # type: ignore[attr-defined]
         self._httpd = httpd
         self._port = httpd.server_address[1]
@@ -338,7 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if event == "content_block_delta" and self.peer._sleep(reply.delay):
                     return
             self.wfile.write(b"0\r\n\r\n")
-        except OSError:  # the client went away
+        except ConnectionError as exc:  # the client hung up: a normal end (a cancel)
+            log.debug("client %s hung up mid-stream: %s", self.address_string(), exc)
             self.close_connection = True
 
     def _stall(self, reply: Reply) -> bool:

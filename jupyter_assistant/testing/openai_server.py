@@ -48,8 +48,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ._http import PeerHTTPServer, log
 
 __all__ = ["ChatReply", "OpenAIServer"]
 
@@ -303,7 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._hard_close()
             self._write_chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError as exc:  # the client hung up: a normal end (a cancel)
+            log.debug("client %s hung up mid-stream: %s", self.address_string(), exc)
             self.close_connection = True
         return None
 
@@ -340,8 +343,7 @@ def _completion(chunks: list[dict[str, Any]], model: str) -> dict[str, Any]:
             "usage": usage}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(PeerHTTPServer):  # a client hanging up is logged at DEBUG, not printed
     block_on_close = False
     owner: OpenAIServer
 

@@ -145,7 +145,8 @@ def open_source(source: Any, max_bytes: int) -> TraceSource:
         path = Path(source)
         name = str(path)
         if not path.is_file():
-            raise TraceFormatError(name, None, "no such file")
+            raise TraceFormatError(name, None, "no such file" if not path.exists() else
+                                   "not a regular file (a device, a pipe or a socket)")
         size = path.stat().st_size
         if size > max_bytes:
             raise TraceFormatError(name, None,
