@@ -61,3 +61,30 @@ def test_the_chat_command_prewarms_its_model_first(monkeypatch: Any,
     assert cli.main(["chat", "what are the hotspots?", "--model", "offline"]) == 0
     assert calls == [("offline", {"tools": False})]
     assert "No language model is configured" in capsys.readouterr().out
+
+
+_GC_CODE = """
+import gc, sys, threading
+import jupyter_assistant as ja
+if {disabled}:
+    gc.disable()
+runs = []
+gc.callbacks.append(lambda phase, info: phase == "start" and runs.append(
+    threading.current_thread().name))
+ja.prewarm("anthropic:claude-sonnet-5-5", tools=False).join(120)
+assert "anthropic" in sys.modules
+print(gc.isenabled(), runs.count("jupyter-assistant-prewarm"))
+"""
+
+
+def test_the_import_runs_with_the_cyclic_gc_paused_then_restored() -> None:
+    """The SDK's import makes ~160k long-lived objects: without the pause the collector ran
+    some 300 times inside it, to free nothing. Afterwards the collector is as it was."""
+    for disabled, enabled_after in ((False, "True"), (True, "False")):
+        out = subprocess.run([sys.executable, "-c", _GC_CODE.format(disabled=disabled)],
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr
+        enabled, collections = out.stdout.split()
+        assert enabled == enabled_after
+        # at most the one young collection the allocations set off once the pause ends
+        assert int(collections) <= 1
