@@ -106,7 +106,9 @@ def chat_first_text(base_url: str) -> tuple[float, float]:
     """(a): seconds from Popen of ``jupyter-assistant chat`` to its first stdout byte, and
     the CPU seconds the process had used by then (less sensitive to a busy machine)."""
     exe = shutil.which("jupyter-assistant", path=str(Path(sys.executable).parent))
-    cmd = [exe] if exe else [sys.executable, "-m", "jupyter_assistant"]
+    # the installed console script names the installed package's entry point; an older
+    # package given by --source may not have it, so that one runs as ``python -m``
+    cmd = [exe] if exe and not SOURCE else [sys.executable, "-m", "jupyter_assistant"]
     cmd += ["chat", "Why is step 3 slow?", "--model", f"anthropic:{MODEL}"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_env(base_url), stdout=subprocess.PIPE,
