@@ -54,7 +54,10 @@ def _is_module(value: Any) -> bool:
 
 
 def _is_array(value: Any) -> bool:
-    return hasattr(value, "shape") and hasattr(value, "dtype") and not _is_dataframe(value)
+    """An array type (numpy, jax, cupy...): ``shape`` and ``dtype`` defined on its class, which
+    is looked up, not the value (an instance lookup may run a ``__getattr__``)."""
+    cls = type(value)
+    return hasattr(cls, "shape") and hasattr(cls, "dtype") and not _is_dataframe(value)
 
 
 def _is_trace(value: Any) -> bool:
@@ -104,7 +107,10 @@ def describe(value: Any) -> str:
         if isinstance(value, _PLAIN):
             size = f"len {len(value):,}, " if isinstance(value, Sized) else ""
             return f"{size}{_SHORT.repr(value)}"
-        if hasattr(value, "__len__"):
+        # only a length computed in C: a ``__len__`` written in Python is code that may do
+        # anything (read a file, query a database), and none of it may run here
+        length = getattr(type(value), "__len__", None)
+        if length is not None and not isinstance(length, types.FunctionType):
             try:
                 return f"len {len(value):,}"
             except Exception:

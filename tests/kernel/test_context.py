@@ -52,6 +52,18 @@ def test_values_are_not_executed() -> None:
             return "sneaky"
 
     assert describe(Sneaky()) == ""
+
+    class Dataset:  # a __len__ that does work (reads a file, say) is user code too
+        def __len__(self) -> int:
+            calls.append("len")
+            return 3
+
+        def __getattr__(self, name: str) -> object:
+            calls.append(f"getattr {name}")
+            raise AttributeError(name)
+
+    assert describe(Dataset()) == ""
+    assert describe(bytearray(b"abc")) == "len 3"   # a length computed in C is read
     assert "no public attributes" in inspect_value("s", Sneaky())
     assert calls == []
     module = types.ModuleType("m")
