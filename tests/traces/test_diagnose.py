@@ -3,6 +3,7 @@ real Chrome recording, Python profiles (cProfile, py-spy, pyinstrument, viztrace
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -284,6 +285,21 @@ def test_cpu_op_hotspot_says_whether_it_is_dispatch_or_cpu_work(
     row = d[d["kind"] == "cpu_hotspot"].iloc[0]
     assert "`aten::mm`" in row["evidence"] and "launches no GPU work" in row["evidence"]
     assert "no GPU activity" in row["evidence"] and "move the work" in row["fix"]
+    assert "49% of the profiled step time" in row["evidence"]
+
+
+def test_cpu_hotspot_says_what_its_share_is_of(tmp_path: Path) -> None:
+    """The share is of the steps' time when the trace has ``ProfilerStep#`` ranges (of the
+    steady-state steps when outliers were left out: test_torch_steps), of the profiled time
+    when it has none: the same recording with its step ranges renamed."""
+    raw = gzip.decompress((DATA / "torch_cpu_trace.json.gz").read_bytes())
+    assert b'"ProfilerStep#' in raw
+    path = tmp_path / "no_steps.json.gz"
+    path.write_bytes(gzip.compress(raw.replace(b'"ProfilerStep#', b'"iteration#')))
+    d = diagnose(load_trace(path))
+    row = d[d["kind"] == "cpu_hotspot"].iloc[0]
+    assert "`aten::mm`" in row["evidence"]
+    assert "of the profiled time (the trace has no `ProfilerStep#` ranges)" in row["evidence"]
 
 
 def test_sync_cost_matches_the_profilers_own_op_times(

@@ -182,3 +182,5 @@ def test_the_diagnosis_sets_the_compile_step_apart(warmup: Trace, compiled: Trac
     assert "`ProfilerStep#0`" in row["evidence"] and "torch.compile" in row["evidence"]
     assert "schedule" in row["fix"]
     assert "outlier_steps" not in set(warmup.diagnose()["kind"])
+    hot = d[d["kind"] == "cpu_hotspot"]
+    assert "of the steady-state steps' time" in hot["evidence"].iloc[0]

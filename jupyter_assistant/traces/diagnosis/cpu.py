@@ -165,10 +165,18 @@ def _kineto_hotspot(trace: Trace, gpu_busy: float | None,
              & (ev["stream"].to_numpy(dtype=np.int64, na_value=-1) < 0)]
     if not len(ops):
         return None
+    from ..analysis.step_outliers import step_outliers
+    steps = step_outliers(trace) if steps is None else steps
     inside, wall = _in_steps(trace, ops, steps)
     ops = ops[inside]
     if not len(ops) or wall <= 0:
         return None
+    if not len(steps):
+        of = "the profiled time (the trace has no `ProfilerStep#` ranges)"
+    elif bool(steps["outlier"].any()):
+        of = "the steady-state steps' time"
+    else:
+        of = "the profiled step time"
     stats = name_stats(ops).sort_values("self_dur", ascending=False)
     name = str(stats.index[0])
     r = stats.iloc[0]
@@ -181,7 +189,7 @@ def _kineto_hotspot(trace: Trace, gpu_busy: float | None,
     per_call = format_us(float(r["self_dur"]) / max(float(r["count"]), 1.0))
     ev_text = (f"CPU op `{short_name(name, 80)}` has {format_us(float(r['self_dur']))} of "
                f"self time in {format_count(r['count'])} calls ({per_call} each), "
-               f"{100 * share:.0f}% of the profiled step time, "
+               f"{100 * share:.0f}% of {of}, "
                + ("while the GPU is mostly idle" if gpu_busy is not None
                   else "and the trace has no GPU activity"))
     if launched >= 0.5:
