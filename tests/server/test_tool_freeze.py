@@ -9,6 +9,8 @@ to send the malicious ``tool_use``, and a real Kineto trace with 1,600-character
 from __future__ import annotations
 
 import asyncio
+import gc
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,9 @@ async def test_a_backtracking_regex_from_the_model_does_not_freeze_the_server(
             assert r.code == 200
             await asyncio.sleep(0.02)
 
+    # a full collection of this test process's objects (after a thousand tests) can pause
+    # every thread for a few tenths of a second: collect before, not while, measuring
+    gc.collect()
     prober = asyncio.create_task(probe_status())
     t0 = loop.time()
     try:
@@ -59,4 +64,7 @@ async def test_a_backtracking_regex_from_the_model_does_not_freeze_the_server(
     names = load_trace(CONTROL).events["name"].astype(str)
     expected = int(names.str.contains("Z", regex=False).sum())
     assert done["content"].startswith(f"{expected:,} slices of trace 'current' match")
-    assert len(latencies) >= 3 and max(latencies) < 0.5, (took, latencies)
+    # frozen, the server would not answer for the regex's hours (or the tool's 30 s
+    # timeout): every status answer comes within a second, the typical one at once
+    assert len(latencies) >= 3, (took, latencies)
+    assert max(latencies) < 1.0 and statistics.median(latencies) < 0.1, (took, latencies)
