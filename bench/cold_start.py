@@ -102,41 +102,39 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def chat_first_text(base_url: str) -> tuple[float, float]:
-    """(a): seconds from Popen of ``jupyter-assistant chat`` to its first stdout byte, and
-    the CPU seconds the process had used by then (less sensitive to a busy machine)."""
-    exe = shutil.which("jupyter-assistant", path=str(Path(sys.executable).parent))
-    # the installed console script names the installed package's entry point; an older
-    # package given by --source may not have it, so that one runs as ``python -m``
-    cmd = [exe] if exe and not SOURCE else [sys.executable, "-m", "jupyter_assistant"]
-    cmd += ["chat", "Why is step 3 slow?", "--model", f"anthropic:{MODEL}"]
+def _first_byte(cmd: list[str], base_url: str) -> tuple[float, float, bytes]:
+    """Seconds from ``Popen`` of ``cmd`` to its first stdout byte, the CPU seconds the
+    process had used by then (less sensitive to a busy machine), and all it wrote."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_env(base_url), stdout=subprocess.PIPE,
-                            cwd=tempfile.gettempdir(),
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, bufsize=0)
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            cwd=tempfile.gettempdir(), bufsize=0)
     assert proc.stdout is not None
     first = proc.stdout.read(1)
     elapsed = time.perf_counter() - t0
     cpu = _cpu_seconds(proc.pid)
     rest, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and first, (proc.returncode, err.decode()[-2000:])
-    assert (first + rest).decode().startswith("You said"), (first + rest)[:200]
+    return elapsed, cpu, first + rest
+
+
+def chat_first_text(base_url: str) -> tuple[float, float]:
+    """(a): seconds from Popen of ``jupyter-assistant chat`` to its first stdout byte, and
+    the CPU seconds the process had used by then."""
+    exe = shutil.which("jupyter-assistant", path=str(Path(sys.executable).parent))
+    # the installed console script names the installed package's entry point; an older
+    # package given by --source may not have it, so that one runs as ``python -m``
+    cmd = [exe] if exe and not SOURCE else [sys.executable, "-m", "jupyter_assistant"]
+    cmd += ["chat", "Why is step 3 slow?", "--model", f"anthropic:{MODEL}"]
+    elapsed, cpu, out = _first_byte(cmd, base_url)
+    assert out.decode().startswith("You said"), out[:200]
     return elapsed, cpu
 
 
 def python_first_byte(base_url: str, code: str) -> tuple[float, float]:
     """(floor): seconds from ``Popen`` of ``python -c code`` to its first stdout byte, and the
     CPU seconds it had used by then."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(base_url),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(), bufsize=0)
-    assert proc.stdout is not None
-    first = proc.stdout.read(1)
-    elapsed = time.perf_counter() - t0
-    cpu = _cpu_seconds(proc.pid)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and first, (proc.returncode, err.decode()[-2000:])
+    elapsed, cpu, _ = _first_byte([sys.executable, "-c", code], base_url)
     return elapsed, cpu
 
 

@@ -113,13 +113,12 @@ def _profile_hotspot(trace: Trace) -> Finding | None:
 
 
 def _in_steps(trace: Trace, ev: pd.DataFrame,
-              steps: pd.DataFrame | None = None) -> tuple[np.ndarray, float]:
+              steps: pd.DataFrame) -> tuple[np.ndarray, float]:
     """Rows of ``ev`` that start inside a steady-state ``ProfilerStep#N`` of their rank
-    (outlier steps, such as warm-up and compilation, are left out), and those steps' total
-    length (µs); every row and the trace's span when there are no steps."""
+    (``steps``: :func:`~..analysis.step_outliers.step_outliers`; outlier steps, such as
+    warm-up and compilation, are left out), and those steps' total length (µs); every row
+    and the trace's span when there are no steps."""
     from ..analysis._hta import trace_ranks
-    from ..analysis.step_outliers import step_outliers
-    steps = step_outliers(trace) if steps is None else steps
     if not len(steps):
         return np.ones(len(ev), dtype=bool), trace.span_us
     steps = steps[~steps["outlier"].to_numpy()]
