@@ -5,7 +5,7 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import { AssistantClient, Conversation } from './client';
-import { button } from './markdown';
+import { button } from './button';
 
 const PAGE = 20;
 

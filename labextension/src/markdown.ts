@@ -7,9 +7,6 @@
 import { IRenderMimeRegistry, renderMarkdown } from '@jupyterlab/rendermime';
 import { decorateCode, InsertCode } from './codeBlocks';
 
-export { button } from './button';
-export type { InsertCode } from './codeBlocks';
-
 /** Renders markdown into elements; coalesces the renders of a streaming text. */
 export class MarkdownRenderer {
   constructor(

@@ -16,7 +16,8 @@ import {
 } from './client';
 import { ChatView } from './chatView';
 import { ConversationList } from './conversations';
-import { button, MarkdownRenderer } from './markdown';
+import { button } from './button';
+import { MarkdownRenderer } from './markdown';
 import { cellQuestion, NotebookContext } from './notebook';
 import { AssistantEvent } from './sse';
 import {

@@ -4,7 +4,7 @@
  * proposed change of the cell as a line diff with Accept / Reject.
  */
 import { diffLines } from 'diff';
-import { button } from './markdown';
+import { button } from './button';
 import { CELL_EDIT_TOOL, ToolCall } from './state';
 
 /** What a cell-edit card needs from the notebook. */
